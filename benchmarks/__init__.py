@@ -1,0 +1,1 @@
+"""Suites (YAML), the sweep planner, runner and executors."""

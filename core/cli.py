@@ -1,0 +1,91 @@
+"""The ``ivifbench`` command line. Each concept folder owns its commands; this module assembles them.
+
+Command modules import heavy libraries (torch models, ultralytics, mmseg) inside their functions, so ``--help`` is fast.
+User errors (:class:`ivifbench.errors.IvifError`) print one line on stderr and exit non-zero; ``--debug`` shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ivifbench import __version__
+from ivifbench.errors import IvifError
+
+app = typer.Typer(
+    name="ivifbench",
+    help="Infrared-visible image fusion benchmark: fusion metrics and downstream tasks in one leaderboard.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ivifbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _assemble() -> None:
+    from ivifbench.benchmarks.cli import register as register_benchmarks
+    from ivifbench.datasets.cli import app as datasets_app
+    from ivifbench.fusion.cli import register as register_fusion
+    from ivifbench.metrics.cli import score
+    from ivifbench.reports.cli import report
+    from ivifbench.tasks.cli import app as task_app
+
+    app.add_typer(datasets_app, name="datasets")
+    register_fusion(app)  # methods, fuse, train
+    app.command(help="Score fused images with the fusion-quality metrics.")(score)
+    app.command(help="Build report tables (md, tex, csv, html) from a results store.")(report)
+    app.add_typer(task_app, name="task")
+    register_benchmarks(app)  # run, validate
+
+
+_assemble()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one line on stderr."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except IvifError as exc:
+        if _state["debug"]:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # click usage errors are handled below; anything else is a bug or an environment problem
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if _state["debug"]:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The FusionMethod contract (DESIGN.md, "Contracts").
+
+A method takes a batch of IR (B×1×H×W) and visible (B×3×H×W, or B×1×H×W for grey datasets) float tensors in [0, 1]
+and returns the fused batch in [0, 1] with the visible image's channel count. Methods that fuse luminance only
+(``colour_mode="luminance"``) implement :meth:`FusionMethod.fuse_grey`; the base class does the colour handling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import Tensor
+
+from ivifbench.color import fuse_luminance
+from ivifbench.errors import IvifError
+
+ColourMode = Literal["luminance", "native"]
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What a report needs to know about a method."""
+
+    name: str
+    version: str
+    citation: str = ""
+    licence: str = ""
+    colour_mode: ColourMode = "luminance"
+    trained_on: tuple[str, ...] = ()  # dataset names, so reports can flag in-domain rows
+    needs_weights: bool = False
+    weights_source: str = ""  # where a user gets the weights (no download here)
+    description: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MethodError(IvifError):
+    """A fusion method failed or returned something that breaks the contract."""
+
+
+class FusionMethod:
+    """Base class. Subclasses set ``info`` and implement ``fuse_grey`` (luminance mode) or ``fuse`` (native mode)."""
+
+    info: ClassVar[MethodInfo]
+
+    def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **params: Any) -> None:
+        self.device = torch.device(device)
+        self.params = params
+        self.weights = Path(weights) if weights is not None else None
+        if self.info.needs_weights and self.weights is None:
+            raise IvifError(
+                f"method '{self.info.name}' needs weights: pass --weights PATH (get them from {self.info.weights_source})"
+            )
+        if self.weights is not None and not self.weights.is_file():
+            raise IvifError(f"{self.weights}: weights file not found for method '{self.info.name}'")
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        """(B×1×H×W IR, B×1×H×W visible luminance) → B×1×H×W fused luminance, all in [0, 1]."""
+        raise NotImplementedError
+
+    def fuse(self, ir: Tensor, vis: Tensor) -> Tensor:
+        """(B×1×H×W IR, B×C×H×W visible) → B×C×H×W fused, in [0, 1]."""
+        return fuse_luminance(self.fuse_grey, ir, vis)
+
+    def __call__(self, ir: Tensor, vis: Tensor) -> Tensor:
+        """Run :meth:`fuse` and check the result against the contract."""
+        if ir.ndim != 4 or ir.shape[1] != 1:
+            raise MethodError(f"IR batch must be B×1×H×W, got {tuple(ir.shape)}")
+        if vis.ndim != 4 or vis.shape[1] not in (1, 3) or vis.shape[0] != ir.shape[0] or vis.shape[2:] != ir.shape[2:]:
+            raise MethodError(f"visible batch must be B×{{1,3}}×H×W matching IR {tuple(ir.shape)}, got {tuple(vis.shape)}")
+        with torch.inference_mode():
+            out = self.fuse(ir.to(self.device), vis.to(self.device))
+        check_output(self.info.name, out, vis.shape)
+        return out
+
+    def fingerprint(self) -> str:
+        """A hash of what can change this method's output: name, version, parameters and the weights' bytes."""
+        h = hashlib.sha256(f"{self.info.name}|{self.info.version}|{sorted(self.params.items())!r}".encode())
+        if self.weights is not None:
+            h.update(file_sha256(self.weights).encode())
+        return h.hexdigest()[:16]
+
+
+def check_output(name: str, out: object, expected_shape: torch.Size) -> None:
+    """Raise :class:`MethodError` unless ``out`` is a finite tensor of ``expected_shape`` in [0, 1]."""
+    if not isinstance(out, Tensor):
+        raise MethodError(f"method '{name}' returned {type(out).__name__}, not a tensor")
+    if tuple(out.shape) != tuple(expected_shape):
+        raise MethodError(f"method '{name}' returned shape {tuple(out.shape)}, expected {tuple(expected_shape)}")
+    if not torch.isfinite(out).all():
+        raise MethodError(f"method '{name}' returned NaN or infinite values")
+    lo, hi = float(out.min()), float(out.max())
+    if lo < -1e-4 or hi > 1 + 1e-4:
+        raise MethodError(f"method '{name}' returned values in [{lo:.4g}, {hi:.4g}], outside [0, 1]")
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,27 @@
+"""The method registry. Built-ins are lazy entries; plugins come through the ``ivifbench.methods`` entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ivifbench.fusion.base import FusionMethod
+from ivifbench.registry import Registry
+
+METHODS: Registry[type[FusionMethod]] = Registry("method", group="ivifbench.methods")
+
+for _name, _cls in {
+    "average": "AverageFusion",
+    "max": "MaxAbsFusion",
+    "weighted": "WeightedFusion",
+    "laplacian": "LaplacianPyramidFusion",
+    "dwt": "DWTFusion",
+    "gff": "GuidedFilterFusion",
+}.items():
+    METHODS.register(_name, f"ivifbench.fusion.classical:{_cls}")
+METHODS.register("sage", "ivifbench.fusion.sage:SageFusion")
+
+
+def create_method(name: str, weights: str | Path | None = None, device: str = "cpu", **params: Any) -> FusionMethod:
+    """Instantiate the registered method ``name``."""
+    return METHODS.get(name)(weights=weights, device=device, **params)

@@ -1,0 +1,1 @@
+"""Fusion-quality metrics (functional, batched, device-agnostic) and their conventions."""

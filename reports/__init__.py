@@ -1,0 +1,1 @@
+"""Results store → tidy tables → leaderboards (md/tex/csv/html) and figures."""
