@@ -1,10 +1,80 @@
-"""Placeholder until the sweep runner lands (issue 8)."""
+"""``ivifbench run`` and ``ivifbench validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def run() -> None:
-        """Run a suite (not yet implemented)."""
-        raise typer.Exit(3)
+    def run(
+        suite: str = typer.Argument(
+            None, help="Suite YAML file, or a built-in suite name (quick, paper, full). Default: the quick suite."
+        ),
+        out: Path = typer.Option(Path("ivifbench-out"), "--out", "-o", help="Output folder (results.db, fused/, report/)."),
+        workers: int = typer.Option(None, "--workers", "-j", help="Worker processes (0: run in this process). Default: cores/2."),
+        executor: str = typer.Option("local", "--executor", help="local (processes) or ray."),
+        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray); default: a local Ray."),
+        overwrite: str = typer.Option("missing", "--overwrite", help="never | missing | always: which stored units to redo."),
+        device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1 … (default: the suite's, auto)."),
+        no_report: bool = typer.Option(False, "--no-report", help="Do not write the report at the end."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Run a benchmark suite: fuse, score, train+evaluate downstream tasks; resumable; writes a leaderboard."""
+        from ivifbench.benchmarks.runner import run_suite, summary_text
+        from ivifbench.config import load_suite, resolve_suite_path
+        from ivifbench.errors import IvifError
+
+        if overwrite not in ("never", "missing", "always"):
+            raise IvifError(f"--overwrite must be never, missing or always, not '{overwrite}'")
+        if executor not in ("local", "ray"):
+            raise IvifError(f"--executor must be local or ray, not '{executor}'")
+        ref = suite or "quick"
+        path = resolve_suite_path(ref)
+        s = load_suite(path)
+        typer.echo(f"suite '{s.name}' v{s.version} ({path}) → {out.resolve()}", err=True)
+        summary = run_suite(
+            s,
+            out,
+            workers=workers,
+            executor=executor,
+            address=address,
+            overwrite=overwrite,  # type: ignore[arg-type]
+            device=device,
+            progress=not quiet,
+            report=not no_report,
+            suite_source=str(path),
+        )
+        typer.echo(summary_text(summary))
+        if summary.exit_code:
+            raise typer.Exit(summary.exit_code)
+
+    @app.command()
+    def validate(
+        suite: str = typer.Argument(..., help="Suite YAML file, or a built-in suite name."),
+    ) -> None:
+        """Check a suite before any work starts: every problem at once (names, roots, weights, splits, protocols)."""
+        from ivifbench.config import SuiteError, check_suite, load_suite_dict, parse_suite
+
+        data, path = load_suite_dict(suite)
+        try:
+            s = parse_suite(data, str(path))
+        except SuiteError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        errors, notes = check_suite(s)
+        for n in notes:
+            typer.echo(f"note: {n}")
+        if errors:
+            typer.echo(f"{path}: {len(errors)} problem(s):", err=True)
+            for e in errors:
+                typer.echo(f"  - {e}", err=True)
+            raise typer.Exit(2)
+        n_tasks = sum(len(t.seeds) * len(t.methods or s.methods) for t in s.tasks)
+        typer.echo(
+            f"{path}: suite '{s.name}' v{s.version} is valid: {len(s.methods)} methods, {len(s.datasets)} datasets, "
+            f"{'no' if s.metrics is None else len(s.metrics.names) if s.metrics.names != 'all' else 'all'} metrics, "
+            f"{len(s.tasks)} tasks ({n_tasks} task runs)"
+        )

@@ -37,6 +37,7 @@ class CheckReport:
     counts: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # facts that are not problems (e.g. an optional label folder absent)
 
     @property
     def ok(self) -> bool:
@@ -67,8 +68,11 @@ class DatasetReader:
         raise NotImplementedError
 
     @classmethod
-    def synthesize(cls, out: str | Path, pairs: int = 8, seed: int = 0) -> Path:
-        """Write a seeded synthetic replica in this dataset's native layout under ``out``; return its root."""
+    def synthesize(cls, out: str | Path, pairs: int = 8, seed: int = 0, size: tuple[int, int] | None = None) -> Path:
+        """Write a seeded synthetic replica in this dataset's native layout under ``out``; return its root.
+
+        ``size`` is (width, height), default 256×192. The returned folder is what the reader takes as its root.
+        """
         raise NotImplementedError
 
     def _require_split(self, split: str | None) -> tuple[str, ...]:

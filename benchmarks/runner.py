@@ -1,0 +1,381 @@
+"""The sweep driver: validate, plan, skip cached units, execute the rest, commit each as it ends, write the report.
+
+The driver alone writes the store, one transaction per finished unit, so ``kill -9`` loses at most the units in
+flight, and the same command again does exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ivifbench import __version__
+from ivifbench.benchmarks.planner import STAGES, Plan, Unit, make_plan
+from ivifbench.config import Suite, SuiteError, check_suite
+from ivifbench.errors import IvifError
+from ivifbench.store import ResultsStore, UnitRecord
+
+Overwrite = Literal["never", "missing", "always"]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    out: Path
+    store: Path
+    total: int = 0
+    cached: int = 0
+    ok: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (unit label, error)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    stage_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+    plan_seconds: float = 0.0
+    report_seconds: float = 0.0
+    skipped_methods: dict[str, str] = field(default_factory=dict)
+    reports: list[Path] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def _git_revision() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+        rev = out.stdout.strip()
+        if rev:
+            dirty = subprocess.run(
+                ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True, text=True, timeout=5, check=False,
+            ).stdout.strip()  # fmt: skip
+            return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"ivifbench": __version__, "python": platform.python_version()}
+    for pkg in ("torch", "torchvision", "numpy", "pandas", "ultralytics", "mmsegmentation", "pysodmetrics", "ray"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _device_info(device: str) -> dict[str, Any]:
+    info: dict[str, Any] = {"device": device, "cpus": os.cpu_count()}
+    try:
+        import torch
+
+        if device.startswith("cuda") and torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover
+        pass
+    return info
+
+
+def select_units(plan: Plan, store: ResultsStore, overwrite: Overwrite) -> tuple[list[Unit], list[Unit]]:
+    """(units to run, cached units) under the overwrite policy.
+
+    ``never``: any unit already in the store (even a failed one) is kept; ``missing`` (default): units not in the store,
+    failed ones, and fuse units whose images are gone are run; ``always``: everything runs.
+    """
+    status = store.unit_status(u.key for u in plan.units)
+    todo, cached = [], []
+    for u in plan.units:
+        st = status.get(u.key)
+        if overwrite == "always" or st is None:
+            todo.append(u)
+        elif overwrite == "never":
+            cached.append(u)
+        elif st != "ok":
+            todo.append(u)
+        elif u.kind == "fuse" and not _fused_present(u):
+            todo.append(u)
+        else:
+            cached.append(u)
+    # a fuse unit that reruns because its images are gone does not invalidate what was computed from the same images
+    return todo, cached
+
+
+def _fused_present(u: Unit) -> bool:
+    out = Path(u.spec["out_dir"])
+    return all((out / f"{p[0]}.png").is_file() for p in u.spec["pairs"])
+
+
+class _Progress:
+    """One bar per stage with counts, rate and ETA (rich, on stderr); silent when disabled."""
+
+    def __init__(self, enabled: bool, totals: dict[str, int], cached: dict[str, int]) -> None:
+        self.enabled = enabled and any(totals.values())
+        self._p = None
+        self._tasks: dict[str, Any] = {}
+        if self.enabled:
+            from ivifbench.progress import make_progress
+
+            self._p = make_progress()
+            self._p.start()
+            for stage in STAGES:
+                if totals.get(stage):
+                    extra = f" (+{cached[stage]} cached)" if cached.get(stage) else ""
+                    self._tasks[stage] = self._p.add_task(f"{stage:<5}{extra}", total=totals[stage], rate="")
+
+    def advance(self, stage: str, failed: bool) -> None:
+        if not self._p or stage not in self._tasks:
+            return
+        tid = self._tasks[stage]
+        self._p.update(tid, advance=1)
+        task = next(t for t in self._p.tasks if t.id == tid)
+        speed = task.speed
+        rate = f"{speed * 60:.1f} units/min" if speed else ""
+        task.fields["failed"] = task.fields.get("failed", 0) + int(failed)
+        if task.fields["failed"]:
+            rate += f" [red]{task.fields['failed']} failed"
+        self._p.update(tid, rate=rate)
+
+    def close(self) -> None:
+        if self._p:
+            self._p.stop()
+
+
+def run_suite(
+    suite: Suite,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    overwrite: Overwrite = "missing",
+    device: str | None = None,
+    progress: bool = True,
+    report: bool = True,
+    suite_source: str = "",
+    log: Any = None,
+) -> RunSummary:
+    """Run a suite into ``out`` (``results.db``, ``fused/``, ``tasks/``, ``report/``) and return what happened."""
+    t0 = time.time()
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    errors, notes = check_suite(suite)
+    if errors:
+        raise SuiteError(f"suite '{suite.name}' has {len(errors)} problem(s): " + "; ".join(errors))
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    store = ResultsStore(out / "results.db")
+    plan = make_plan(suite, out, device=device)
+    dev = next((u.spec.get("device") for u in plan.units if u.spec.get("device")), device or "cpu")
+    todo, cached = select_units(plan, store, overwrite)
+    if workers is None:
+        workers = default_workers(todo)
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    summary = RunSummary(run_id=run_id, out=out, store=store.path, total=len(plan.units), cached=len(cached))
+    summary.skipped_methods = plan.skipped
+    summary.plan_seconds = time.time() - t0
+    for name, why in plan.skipped.items():
+        say(f"skipping method '{name}': {why}")
+    manifest: dict[str, Any] = {
+        "suite": suite.name,
+        "suite_version": str(suite.version),
+        "suite_source": suite_source,
+        "versions": _versions(),
+        "git_revision": _git_revision(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "device": _device_info(str(dev)),
+        "executor": executor,
+        "workers": workers,
+        "overwrite": overwrite,
+        "skipped_methods": plan.skipped,
+        "notes": notes,
+        "methods": {n: {"fingerprint": m.fingerprint, "info": m.info} for n, m in plan.methods.items()},
+        "datasets": {
+            n: {"root": str(d.root), "synthetic": d.synthetic, "pairs": {s: len(p) for s, p in d.pairs.items()},
+                "scored_splits": list(d.score_splits), "files": d.file_hash}
+            for n, d in plan.datasets.items()
+        },  # fmt: skip
+        "units": {"total": len(plan.units), "cached": len(cached), "to_run": len(todo)},
+    }
+    store.start_run(run_id, suite.name, str(suite.version), suite.model_dump(mode="json"), manifest)
+    for name, pm in plan.methods.items():
+        if pm.skipped:
+            store.set_method_info(name, "", {**pm.info, "name": name, "skipped": pm.skipped})
+
+    stage_first: dict[str, float] = {}
+    stage_last: dict[str, float] = {}
+    status = "finished"
+    try:
+        _execute(plan, todo, cached, store, run_id, summary, workers, executor, address, progress, stage_first, stage_last)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        summary.stage_seconds = {s: round(stage_last[s] - stage_first[s], 3) for s in stage_first}
+        manifest["timings"] = {
+            "plan_seconds": round(summary.plan_seconds, 3),
+            "stage_wall_seconds": summary.stage_seconds,
+            "unit_seconds": {s: round(v, 3) for s, v in _unit_seconds(store, run_id).items()},
+        }
+        manifest["stage_counts"] = summary.stage_counts
+        if report:
+            t_rep = time.time()
+            try:
+                from ivifbench.reports import write_reports
+
+                summary.reports = write_reports(store.path, out / "report", formats=suite.report.formats, grid_images=suite.report.grid_images)
+            except Exception as exc:  # the results are safe in the store; a report problem must not hide them
+                say(f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
+                    f"retry with: ivifbench report --results {out}")  # fmt: skip
+            summary.report_seconds = time.time() - t_rep
+            manifest["timings"]["report_seconds"] = round(summary.report_seconds, 3)
+        summary.seconds = time.time() - t0
+        manifest["timings"]["total_seconds"] = round(summary.seconds, 3)
+        store.finish_run(
+            run_id, status=status if not summary.failed else f"{status} with failures",
+            n_ok=summary.ok, n_failed=summary.failed, n_cached=summary.cached, manifest=manifest,
+        )  # fmt: skip
+        store.close()
+    return summary
+
+
+def default_workers(todo: list[Unit]) -> int:
+    """One worker per two cores (each unit uses the others' threads); at least one."""
+    cpus = os.cpu_count() or 1
+    return max(1, min(cpus // 2 if cpus > 2 else 1, len(todo) or 1))
+
+
+def _unit_seconds(store: ResultsStore, run_id: str) -> dict[str, float]:
+    rows = store._db.execute("SELECT kind, SUM(seconds) FROM units WHERE run_id = ? GROUP BY kind", (run_id,)).fetchall()
+    return {k: float(v or 0) for k, v in rows}
+
+
+def _execute(
+    plan: Plan,
+    todo: list[Unit],
+    cached: list[Unit],
+    store: ResultsStore,
+    run_id: str,
+    summary: RunSummary,
+    workers: int,
+    executor_kind: str,
+    address: str | None,
+    progress: bool,
+    stage_first: dict[str, float],
+    stage_last: dict[str, float],
+) -> None:
+    from ivifbench.benchmarks.executors import make_executor
+
+    by_key = {u.key: u for u in todo}
+    done_ok = {u.key for u in cached if store.unit_status([u.key]).get(u.key) == "ok"}
+    failed_keys = {u.key for u in cached} - done_ok
+    pending = list(todo)  # in plan order: fuse, score, task
+    counts = {s: {"to_run": 0, "cached": 0, "ok": 0, "failed": 0} for s in STAGES}
+    for u in todo:
+        counts[u.kind]["to_run"] += 1
+    for u in cached:
+        counts[u.kind]["cached"] += 1
+    summary.stage_counts = counts
+    if not todo:
+        return
+    bars = _Progress(progress, {s: counts[s]["to_run"] for s in STAGES}, {s: counts[s]["cached"] for s in STAGES})
+    ex = make_executor(executor_kind, workers, address)
+    in_flight: set[str] = set()
+
+    def record(key: str, rec: dict[str, Any]) -> None:
+        unit = by_key[key]
+        rec = {k: v for k, v in rec.items() if k in UnitRecord.__dataclass_fields__}
+        rec.setdefault("spec", {})
+        r = UnitRecord(**rec)
+        store.commit_unit(r, run_id=run_id)
+        stage_first.setdefault(unit.kind, r.started or time.time())
+        stage_last[unit.kind] = max(stage_last.get(unit.kind, 0.0), r.finished or time.time())
+        if r.status == "ok":
+            done_ok.add(key)
+            summary.ok += 1
+            counts[unit.kind]["ok"] += 1
+        else:
+            failed_keys.add(key)
+            summary.failed += 1
+            counts[unit.kind]["failed"] += 1
+            summary.failures.append((unit.label, r.error or "failed"))
+        bars.advance(unit.kind, r.status != "ok")
+
+    try:
+        while pending or in_flight:
+            # dependents of failed units fail without running; ready units go to the executor
+            progressed = False
+            for u in list(pending):
+                bad = [d for d in u.deps if d in failed_keys]
+                if bad:
+                    pending.remove(u)
+                    dep = by_key[bad[0]].label if bad[0] in by_key else bad[0]
+                    now = time.time()
+                    record(u.key, {
+                        **{k: getattr(u, k) for k in ("key", "slot", "kind", "method", "dataset", "split", "task", "protocol", "seed")},
+                        "status": "failed", "error": f"not run: it needs '{dep}', which failed",
+                        "traceback": None, "started": now, "finished": now, "spec": {},
+                    })  # fmt: skip
+                    progressed = True
+                    continue
+                if len(in_flight) >= ex.capacity:
+                    continue
+                if all(d in done_ok for d in u.deps):
+                    pending.remove(u)
+                    stage_first.setdefault(u.kind, time.time())
+                    ex.submit(u.to_dict())
+                    in_flight.add(u.key)
+                    progressed = True
+            if not in_flight:
+                if pending and not progressed:
+                    raise IvifError(f"internal: {len(pending)} unit(s) wait on units that never ran")  # pragma: no cover
+                continue
+            for key, rec in ex.wait(timeout=1.0):
+                in_flight.discard(key)
+                record(key, rec)
+    finally:
+        ex.close()
+        bars.close()
+
+
+def summary_text(summary: RunSummary) -> str:
+    lines = [
+        f"{summary.total} units: {summary.ok} ran ok, {summary.cached} cached, {summary.failed} failed "
+        f"({summary.seconds:.1f} s)"
+    ]
+    if summary.stage_seconds:
+        lines.append("stages: " + ", ".join(f"{s} {v:.1f} s" for s, v in summary.stage_seconds.items()))
+    for name, why in summary.skipped_methods.items():
+        lines.append(f"skipped method '{name}': {why}")
+    if summary.failed:
+        lines.append(f"{summary.failed} unit(s) failed:")
+        for label, err in summary.failures[:10]:
+            lines.append(f"  {label}: {err}")
+        if len(summary.failures) > 10:
+            lines.append(f"  … and {len(summary.failures) - 10} more")
+        lines.append(f"tracebacks: ivifbench report --results {summary.out} --failures  (or the units table of {summary.store})")
+    lines.append(f"results: {summary.store}")
+    for p in summary.reports:
+        lines.append(f"report:  {p}")
+    return "\n".join(lines)
+
+
+def to_json(summary: RunSummary) -> str:
+    d = {k: (str(v) if isinstance(v, Path) else v) for k, v in summary.__dict__.items()}
+    d["reports"] = [str(p) for p in summary.reports]
+    return json.dumps(d, indent=2, default=str)

@@ -1,0 +1,165 @@
+"""Classical fusion baselines that need no weights, batched on tensors.
+
+All fuse luminance (the base class restores the visible chroma). Each rule is applied to (IR, visible Y) in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pywt
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ivifbench.fusion.base import FusionMethod, MethodInfo
+from ivifbench.fusion.filters import box_filter, gaussian_kernel1d, guided_filter, laplacian, separable_filter
+
+
+class AverageFusion(FusionMethod):
+    """F = (IR + Y) / 2."""
+
+    info = MethodInfo(name="average", version="1", description="Pixel-wise mean of IR and visible luminance.")
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        return 0.5 * (ir + y)
+
+
+class MaxAbsFusion(FusionMethod):
+    """F = the source with the larger absolute value at each pixel (for intensities in [0, 1]: the maximum)."""
+
+    info = MethodInfo(name="max", version="1", description="Pixel-wise choose-max-absolute of IR and visible luminance.")
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        return torch.where(ir.abs() >= y.abs(), ir, y)
+
+
+class WeightedFusion(FusionMethod):
+    """Saliency-weighted average: w = S_IR / (S_IR + S_Y), S = Gaussian-smoothed |Laplacian| (local contrast).
+
+    Parameters: ``sigma`` (smoothing of the saliency, pixels, default 5), ``eps`` (keeps flat regions at w = 0.5).
+    """
+
+    info = MethodInfo(
+        name="weighted",
+        version="1",
+        description="Local-contrast weighted average of IR and visible luminance.",
+        params={"sigma": 5.0, "eps": 1e-3},
+    )
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        sigma = float(self.params.get("sigma", 5.0))
+        eps = float(self.params.get("eps", 1e-3))
+        k = gaussian_kernel1d(sigma, dtype=ir.dtype)
+        s_ir = separable_filter(laplacian(ir).abs(), k) + eps
+        s_y = separable_filter(laplacian(y).abs(), k) + eps
+        w = s_ir / (s_ir + s_y)
+        return w * ir + (1 - w) * y
+
+
+_BINOMIAL5 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+
+
+def _pyr_down(x: Tensor) -> Tensor:
+    return separable_filter(x, _BINOMIAL5, "reflect" if min(x.shape[-2:]) > 2 else "replicate")[..., ::2, ::2]
+
+
+def _pyr_up(x: Tensor, size: tuple[int, int]) -> Tensor:
+    up = torch.zeros((*x.shape[:2], x.shape[2] * 2, x.shape[3] * 2), dtype=x.dtype, device=x.device)
+    up[..., ::2, ::2] = x * 4  # zero-insertion upsampling; ×4 restores the mean after the binomial blur
+    up = separable_filter(up, _BINOMIAL5, "replicate")
+    return up[..., : size[0], : size[1]]
+
+
+class LaplacianPyramidFusion(FusionMethod):
+    """Burt–Adelson Laplacian pyramid: choose-max-abs on the detail levels, mean on the base (Burt & Adelson, 1983).
+
+    Parameter: ``levels`` (default 4; fewer where the image is too small).
+    """
+
+    info = MethodInfo(
+        name="laplacian",
+        version="1",
+        citation="P. Burt, E. Adelson. The Laplacian pyramid as a compact image code. IEEE Trans. Commun., 1983.",
+        description="Laplacian-pyramid fusion: max-abs details, averaged base.",
+        params={"levels": 4},
+    )
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        levels = int(self.params.get("levels", 4))
+        x = torch.cat((ir, y), 1)  # the two sources as channels of one batch
+        details = []
+        for _ in range(levels):
+            if min(x.shape[-2:]) < 4:
+                break
+            down = _pyr_down(x)
+            details.append(x - _pyr_up(down, x.shape[-2:]))
+            x = down
+        fused = x.mean(1, keepdim=True)
+        for d in reversed(details):
+            pick = d[:, :1].abs() >= d[:, 1:].abs()
+            fused = _pyr_up(fused, d.shape[-2:]) + torch.where(pick, d[:, :1], d[:, 1:])
+        return fused
+
+
+class DWTFusion(FusionMethod):
+    """Discrete wavelet transform fusion (PyWavelets): mean of approximations, max-abs of detail coefficients.
+
+    Parameters: ``wavelet`` (default ``"db2"``), ``levels`` (default 3), ``mode`` (boundary, default ``"symmetric"``).
+    """
+
+    info = MethodInfo(
+        name="dwt",
+        version="1",
+        citation="H. Li, B. S. Manjunath, S. K. Mitra. Multisensor image fusion using the wavelet transform. 1995.",
+        description="2-D DWT fusion: averaged approximation, max-abs details.",
+        params={"wavelet": "db2", "levels": 3, "mode": "symmetric"},
+    )
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        wavelet = pywt.Wavelet(str(self.params.get("wavelet", "db2")))
+        mode = str(self.params.get("mode", "symmetric"))
+        h, w = ir.shape[-2:]
+        levels = min(int(self.params.get("levels", 3)), pywt.dwtn_max_level((h, w), wavelet))
+        # PyWavelets transforms the whole batch at once along the last two axes.
+        a = pywt.wavedec2(ir.double().cpu().numpy(), wavelet, mode=mode, level=levels, axes=(-2, -1))
+        b = pywt.wavedec2(y.double().cpu().numpy(), wavelet, mode=mode, level=levels, axes=(-2, -1))
+        fused = [0.5 * (a[0] + b[0])]
+        for da, db in zip(a[1:], b[1:], strict=True):
+            fused.append(tuple(np.where(np.abs(ca) >= np.abs(cb), ca, cb) for ca, cb in zip(da, db, strict=True)))
+        out = pywt.waverec2(fused, wavelet, mode=mode, axes=(-2, -1))[..., :h, :w]
+        return torch.from_numpy(np.ascontiguousarray(out)).to(ir)
+
+
+class GuidedFilterFusion(FusionMethod):
+    """GFF (Li, Kang, Hu, 2013): two-scale decomposition, saliency-driven weights refined by guided filtering.
+
+    Base B = mean_31×31(I), detail D = I − B; saliency S = Gaussian_{r=5,σ=5}(|Laplacian(I)|); binary weight maps
+    P_n = [S_n is the largest]; W_B = GF(P, I; r1=45, ε1=0.3), W_D = GF(P, I; r2=7, ε2=1e-6), normalised over sources;
+    F = Σ W_B B + Σ W_D D.
+    """
+
+    info = MethodInfo(
+        name="gff",
+        version="1",
+        citation="S. Li, X. Kang, J. Hu. Image fusion with guided filtering. IEEE TIP 22(7), 2013.",
+        description="Guided-filter fusion (GFF).",
+        params={"r1": 45, "eps1": 0.3, "r2": 7, "eps2": 1e-6, "base_radius": 15},
+    )
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        p = {**self.info.params, **self.params}
+        x = torch.cat((ir, y), 1).double()
+        base = box_filter(x, int(p["base_radius"]))
+        detail = x - base
+        saliency = separable_filter(laplacian(x).abs(), gaussian_kernel1d(5.0, radius=5, dtype=x.dtype))
+        pick = (saliency[:, :1] >= saliency[:, 1:]).to(x.dtype)
+        masks = torch.cat((pick, 1 - pick), 1)
+        w_base = guided_filter(masks, x, int(p["r1"]), float(p["eps1"]))
+        w_detail = guided_filter(masks, x, int(p["r2"]), float(p["eps2"]))
+
+        def _normalise(wt: Tensor) -> Tensor:
+            wt = wt.clamp_min(0)
+            return wt / wt.sum(1, keepdim=True).clamp_min(1e-12)
+
+        fused = (_normalise(w_base) * base).sum(1, keepdim=True) + (_normalise(w_detail) * detail).sum(1, keepdim=True)
+        return fused.to(ir.dtype)

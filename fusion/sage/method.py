@@ -1,0 +1,91 @@
+"""``SageFusion``: the SAGE student as a registered fusion method (``ivifbench fuse --method sage --weights PATH``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from ivifbench.errors import IvifError
+from ivifbench.fusion.base import FusionMethod, MethodError, MethodInfo
+from ivifbench.fusion.sage.checkpoint import OFFICIAL_REPO, load_strict
+from ivifbench.fusion.sage.colour import on_8bit_grid, rgb_to_ycrcb_opencv8, ycrcb_to_rgb_unclamped_y
+from ivifbench.fusion.sage.student import SageStudent
+from torch import Tensor
+
+ColourPath = Literal["opencv8", "shared"]
+
+# Smallest side the student takes: it pools twice by 2.
+MIN_SIZE = 4
+
+
+class SageFusion(FusionMethod):
+    """SAGE (CVPR 2025) student network, luminance fusion.
+
+    Params:
+        colour: ``"opencv8"`` (default) reproduces the official test's colour path exactly: for visible images on the
+            8-bit grid, Y/Cr/Cb are quantised as ``cv2.cvtColor(BGR2YCrCb)`` does and the network's Y is converted back
+            unclamped (sage.md §3, §6); that is what makes the outputs match the released ones to ±1 grey level.
+            Inputs off the 8-bit grid (16-bit files) fall back to the float conversion. ``"shared"`` always uses
+            :func:`ivifbench.color.fuse_luminance` (float BT.601, Y clamped first); it differs from the release by up to
+            3 grey levels.
+        channels_last: run the convolutions in channels-last memory format (faster on some CPUs/GPUs; same numbers up
+            to float rounding).
+    """
+
+    info: ClassVar[MethodInfo] = MethodInfo(
+        name="sage",
+        version="1.0",
+        citation=(
+            "Wu, Liu, Liu, et al., 'Every SAM Drop Counts: Embracing Semantic Priors for Multi-Modality Image Fusion "
+            "and Beyond', CVPR 2025 (arXiv 2503.01210)"
+        ),
+        licence="MIT (official code and weights, RollingPlain/SAGE_IVIF)",
+        colour_mode="luminance",
+        trained_on=("fmb",),
+        needs_weights=True,
+        weights_source=OFFICIAL_REPO,
+        description="SAM-guided distillation; the deployed 0.136 M-parameter student U-Net fuses Y and IR.",
+    )
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        colour: ColourPath = "opencv8",
+        channels_last: bool = False,
+        **params: Any,
+    ) -> None:
+        super().__init__(weights=weights, device=device, colour=colour, channels_last=channels_last, **params)
+        if colour not in ("opencv8", "shared"):
+            raise IvifError(f"sage: colour must be 'opencv8' or 'shared', got '{colour}'")
+        if params:
+            raise IvifError(f"sage: unknown parameter(s) {', '.join(sorted(params))} (known: colour, channels_last)")
+        self.colour = colour
+        self.channels_last = bool(channels_last)
+        self.net = SageStudent()
+        assert self.weights is not None  # the base class refuses a missing file (needs_weights=True)
+        load_strict(self.net, self.weights, "SAGE student", prefix="student.")
+        self.net.eval().to(self.device)
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+
+    def _student(self, y: Tensor, ir: Tensor) -> Tensor:
+        """Raw student output (Tanh range, unclamped)."""
+        if min(y.shape[-2:]) < MIN_SIZE:
+            raise MethodError(
+                f"sage: images must be at least {MIN_SIZE}×{MIN_SIZE} (two 2× poolings), got {y.shape[-1]}×{y.shape[-2]}"
+            )
+        if self.channels_last:
+            y = y.contiguous(memory_format=torch.channels_last)
+            ir = ir.contiguous(memory_format=torch.channels_last)
+        return self.net.fuse(y, ir).contiguous()
+
+    def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
+        return self._student(y, ir).clamp(0, 1)
+
+    def fuse(self, ir: Tensor, vis: Tensor) -> Tensor:
+        if self.colour == "shared" or vis.shape[1] == 1 or not on_8bit_grid(vis):
+            return super().fuse(ir, vis)
+        ycrcb = rgb_to_ycrcb_opencv8(vis)
+        return ycrcb_to_rgb_unclamped_y(self._student(ycrcb[:, :1], ir), ycrcb[:, 1:])

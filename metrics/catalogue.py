@@ -1,0 +1,207 @@
+"""The metric registry: every implemented metric with its metadata and per-convention options (metrics.md §3–4, §9)."""
+
+from __future__ import annotations
+
+import math
+
+from ivifbench.metrics import gradient, information, perceptual, statistics, structural, vif
+from ivifbench.metrics.spec import MetricSpec
+from ivifbench.registry import Registry
+
+INF = math.inf
+ALL = ("canonical", "vifb", "tang", "tang-legacy", "cddfuse")
+
+METRICS: Registry[MetricSpec] = Registry("metric", group="ivifbench.metrics")
+
+
+def _same(*conventions: str, **options) -> dict:
+    return {c: dict(options) for c in conventions}
+
+
+_SPECS = (
+    MetricSpec(
+        "EN", information.entropy, True, (0.0, 8.0),
+        "Roberts, van Aardt & Ahmed, J. Appl. Remote Sens. 2008 (Shannon entropy)",
+        "Tang toolkit entropy(uint8); VIFB; CDDFuse Evaluator.EN",
+        {**_same("canonical", "tang", "tang-legacy", "cddfuse"), "vifb": {"bins": "floor"}},
+        needs_sources=False,
+    ),
+    MetricSpec(
+        "SD", statistics.standard_deviation, True, (0.0, 127.5),
+        "Rao, Int. J. Remote Sens. 1997 (standard deviation)",
+        "Tang toolkit SD (2023); VIFB 'Variance' (which is the SD); CDDFuse Evaluator.SD",
+        {**_same("canonical", "vifb", "tang", "cddfuse"), "tang-legacy": {"uint8_saturating": True}},
+        needs_sources=False,
+        notes="population SD; tang-legacy emulates the pre-2023 uint8 saturation (SD ≈ 8–11)",
+    ),
+    MetricSpec(
+        "SF", gradient.spatial_frequency, True, (0.0, INF),
+        "Eskicioglu & Fisher, IEEE Trans. Commun. 1995",
+        "Tang toolkit SF; CDDFuse Evaluator.SF; VIFB spatialFrequency (M×3N layout for colour)",
+        {**_same("canonical", "tang", "cddfuse"), "vifb": {"variant": "vifb"}, "tang-legacy": {"scale": 1 / 255}},
+        needs_sources=False,
+    ),
+    MetricSpec(
+        "AG", gradient.average_gradient, True, (0.0, INF),
+        "Cui et al., Opt. Commun. 2015 (average gradient)",
+        "Tang toolkit AG and VIFB (MATLAB gradient, /(M−1)(N−1)); CDDFuse Evaluator.AG (/MN)",
+        {**_same("canonical", "vifb", "tang", "tang-legacy"), "cddfuse": {"denominator": "MN"}},
+        needs_sources=False,
+    ),
+    MetricSpec(
+        "EI", gradient.edge_intensity, True, (0.0, INF),
+        "Rajalingam & Priya, 2018 (edge intensity)",
+        "VIFB edge intensity (Sobel, replicate borders)",
+        _same("canonical", "vifb"),
+        needs_sources=False,
+    ),
+    MetricSpec(
+        "MI", information.mutual_information, True, (0.0, INF),
+        "Qu, Zhang & Yan, Electron. Lett. 2002",
+        "Tang toolkit MI/Hab.m (bits, 254/255 quirk); VIFB (nats, min-max binning); CDDFuse (sklearn, nats)",
+        {
+            "canonical": {},
+            "vifb": {"base": math.e, "minmax": True},
+            **_same("tang", "tang-legacy", tang_quirk=True),
+            "cddfuse": {"base": math.e},
+        },
+    ),
+    MetricSpec(
+        "NMI", information.normalized_mutual_information, True, (0.0, 2.0),
+        "Hossny, Nahavandi & Creighton, Electron. Lett. 2008",
+        "LIU toolkit (normalize1 before binning)",
+        _same("canonical"),
+    ),
+    MetricSpec(
+        "CE", information.cross_entropy, False, (0.0, INF),
+        "cross entropy (a KL divergence), as in VIFB",
+        "VIFB cross entropy",
+        _same("canonical", "vifb"),
+    ),
+    MetricSpec(
+        "MSE", statistics.mse, False, (0.0, 255.0**2),
+        "mean squared error to the sources, averaged",
+        "Tang toolkit MSE ([0,1] scale); CDDFuse Evaluator.MSE (0–255)",
+        {"canonical": {}, **_same("tang", "tang-legacy", scale=1 / 255**2), "cddfuse": {}},
+    ),
+    MetricSpec(
+        "RMSE", statistics.rmse, False, (0.0, 255.0),
+        "root mean squared error to the sources",
+        "canonical √MSE; VIFB rmse (½Σ‖S−F‖₂/MN, kept for parity)",
+        {"canonical": {}, "vifb": {"variant": "vifb"}},
+    ),
+    MetricSpec(
+        "PSNR", statistics.psnr, True, (0.0, INF),
+        "peak signal-to-noise ratio (Jagalingam & Hegde 2015)",
+        "canonical 255²/MSE; Tang (+48.13 dB); CDDFuse (peak max F); VIFB (un-squared norm)",
+        {"canonical": {}, "vifb": {"variant": "vifb"}, **_same("tang", "tang-legacy", variant="tang"),
+         "cddfuse": {"variant": "cddfuse"}},
+        notes="+inf when the fused image equals both sources",
+    ),
+    MetricSpec(
+        "CC", statistics.correlation_coefficient, True, (-1.0, 1.0),
+        "Pearson correlation coefficient (Deshmukh & Bhosale 2010)",
+        "Tang toolkit CC; CDDFuse Evaluator.CC",
+        {"canonical": {}, **_same("tang", "tang-legacy", "cddfuse", nan_on_flat=True)},
+        notes="canonical scores a constant plane 0; the toolkits give NaN",
+    ),
+    MetricSpec(
+        "SCD", statistics.scd, True, (-2.0, 2.0),
+        "Aslantas & Bendes, AEU 2015 (sum of the correlations of differences)",
+        "Tang toolkit SCD; CDDFuse Evaluator.SCD",
+        {"canonical": {}, **_same("tang", "tang-legacy", "cddfuse", nan_on_flat=True)},
+        notes="canonical scores a constant plane 0; the toolkits give NaN",
+    ),
+    MetricSpec(
+        "VIF", vif.vif, True, (0.0, INF),
+        "Sheikh & Bovik, IEEE TIP 2006 (pixel-domain VIF), summed over the two sources",
+        "vifp_mscale in Tang's toolkit; CDDFuse Evaluator.VIFF (compare_viff)",
+        {
+            "canonical": {},
+            "tang": {"flat_value": None},
+            "tang-legacy": {"saturate_uint8": True, "flat_value": None},
+            "cddfuse": {"flat_value": 1.0},
+        },
+        notes="a source with no variance anywhere scores its term 1 (CDDFuse's NaN → 1); needs ≥17×17",
+    ),
+    MetricSpec(
+        "Qabf", gradient.qabf, True, (0.0, 1.0),
+        "Xydeas & Petrović, Electron. Lett. 2000",
+        "the circulated Qabf.m (VIFB, Tang, CDDFuse: identical); gA==gF branch kept",
+        {**_same("canonical", "vifb", "tang", "cddfuse"), "tang-legacy": {"scale": 1 / 255}},
+    ),
+    MetricSpec(
+        "Nabf", gradient.nabf, False, (0.0, 1.0),
+        "Shreyamsha Kumar, SIViP 2013 (modified Nabf)",
+        "objective_fusion_perform_fn (Kumar; VIFB methods/CBF), NABF output",
+        _same("canonical", variant="modified"),
+    ),
+    MetricSpec(
+        "Nabf_petrovic", gradient.nabf, False, (0.0, 2.0),
+        "Petrović & Xydeas, 2005 (fusion artefacts)",
+        "objective_fusion_perform_fn (Kumar), NABF1 output",
+        _same("canonical", variant="petrovic"),
+    ),
+    MetricSpec(
+        "SSIM", structural.ssim, True, (-1.0, 1.0),
+        "Wang, Bovik, Sheikh & Simoncelli, IEEE TIP 2004",
+        "Wang ssim_index (canonical: mean of the two; VIFB: sum); scikit-image 0.19 (CDDFuse: sum); MATLAB ssim (Tang)",
+        {"canonical": {}, "vifb": {"variant": "vifb"}, **_same("tang", "tang-legacy", variant="tang"),
+         "cddfuse": {"variant": "cddfuse"}},
+        notes="vifb and cddfuse sum the two sources (range −2…2); tang's variant is not checked against MATLAB",
+    ),
+    MetricSpec(
+        "MS_SSIM", structural.ms_ssim, True, (0.0, 1.0),
+        "Wang, Simoncelli & Bovik, Asilomar 2003 (multi-scale SSIM)",
+        "Wang's msssim.m; negative cs clamped as pytorch_msssim; mean of the two sources",
+        _same("canonical"),
+        notes="needs ≥176×176",
+    ),
+    MetricSpec(
+        "Qy", structural.q_yang, True, (-1.0, 1.0),
+        "Yang, Zhang, Wang & Li, Inf. Fusion 2008",
+        "LIU/MEFB metricYang (C = 2e-16, NaN pixels dropped as MEFB)",
+        _same("canonical"),
+    ),
+    MetricSpec(
+        "Qc", structural.q_cvejic, True, (0.0, 1.0),
+        "Cvejic, Łoza, Bull & Canagarajah, Int. J. Signal Process. 2006",
+        "LIU/MEFB metricCvejic",
+        _same("canonical"),
+    ),
+    MetricSpec(
+        "Qw", structural.q_piella_weighted, True, (-1.0, 1.0),
+        "Piella & Heijmans, ICIP 2003 (weighted fusion quality index)",
+        "LIU metricPeilla Q_W (not MEFB's gradient-image 'Qw')",
+        _same("canonical"),
+    ),
+    MetricSpec(
+        "Qcb", perceptual.q_chen_blum, True, (0.0, 1.0),
+        "Chen & Blum, Image Vis. Comput. 2009",
+        "VIFB/LIU metricChenBlum",
+        {"canonical": {}, "vifb": {"drop_nan": False}},
+        notes="canonical drops 0/0 pixels from the mean; VIFB keeps MATLAB's NaN",
+    ),
+    MetricSpec(
+        "Qcv", perceptual.q_chen_varshney, False, (0.0, INF),
+        "Chen & Varshney, Inf. Fusion 2007",
+        "VIFB/LIU metricChen",
+        _same("canonical", "vifb"),
+    ),
+)
+
+ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
+"""The built-in metrics in presentation order (plugins follow, sorted)."""
+
+for _s in _SPECS:
+    METRICS.register(_s.name, _s)
+
+NOT_IMPLEMENTED = {
+    "FMI_pixel": "Haghighat fast-FMI: its Nelsen-bound joint pdf is not yet written or checked",
+    "FMI_dct": "as FMI_pixel",
+    "FMI_w": "as FMI_pixel; bit parity with MATLAB's dmey wavelet is impossible in PyWavelets",
+    "VIFF": "Han et al. 2013: needs its CSF pre-filtering; no golden values",
+    "MEF_SSIM": "Ma et al. 2015: pseudo-reference construction not yet written",
+    "Qp": "Zhao et al.: needs phase congruency (myphasecong3); not yet written",
+}
+"""Metrics the field reports that this engine does not have yet, with the reason (asked for by name → clear error)."""

@@ -1,0 +1,144 @@
+"""Gradient metrics: SF, AG, EI, Qabf, Nabf (metrics.md §3–4).
+
+Inputs are B×C×H×W planes holding 0..255; outputs are per-plane values averaged over C, shape (B,). The three images
+are stacked and differentiated in one pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ivifbench.metrics.filters import SOBEL_Y, convolve_same, correlate_same, matlab_gradient, plane_mean
+
+
+def spatial_frequency(fused: Tensor, *, variant: str = "canonical", scale: float = 1.0) -> Tensor:
+    """SF = √(RF² + CF²) (Eskicioglu & Fisher 1995), RF² and CF² the mean squared horizontal and vertical differences.
+
+    Args:
+        variant: ``'canonical'`` (Tang, CDDFuse: means over the M(N−1) and (M−1)N differences) or ``'vifb'``: sums
+            divided by MN, with a colour image laid out as one M×3N matrix (MATLAB 2-D indexing of a 3-D array),
+            so the seams between channels count as differences.
+        scale: multiply the data first; ``1/255`` is Tang's pre-2023 [0, 1] path (``tang-legacy``).
+    """
+    x = fused * scale
+    if variant == "vifb":
+        x = torch.cat(x.unbind(1), dim=-1)[:, None]  # B×1×M×(C·N)
+        n = x.shape[-2] * x.shape[-1]
+        rf = (torch.diff(x, dim=-1) ** 2).sum((-2, -1)) / n
+        cf = (torch.diff(x, dim=-2) ** 2).sum((-2, -1)) / n
+        return torch.sqrt(rf + cf).mean(1)
+    rf = plane_mean(torch.diff(x, dim=-1) ** 2) if x.shape[-1] > 1 else x.new_zeros(x.shape[:2])
+    cf = plane_mean(torch.diff(x, dim=-2) ** 2) if x.shape[-2] > 1 else x.new_zeros(x.shape[:2])
+    return torch.sqrt(rf + cf).mean(1)
+
+
+def average_gradient(fused: Tensor, *, denominator: str = "(M-1)(N-1)") -> Tensor:
+    """AG = Σ √((Gx² + Gy²)/2) / ((M−1)(N−1)), G from MATLAB ``gradient`` (Cui et al. 2015; VIFB, Tang).
+
+    ``denominator='MN'`` is CDDFuse's (it divides by the pixel count).
+    """
+    gx, gy = matlab_gradient(fused)
+    s = torch.sqrt((gx * gx + gy * gy) / 2).sum((-2, -1))
+    h, w = fused.shape[-2:]
+    n = h * w if denominator == "MN" else max(h - 1, 1) * max(w - 1, 1)
+    return (s / n).mean(1)
+
+
+def edge_intensity(fused: Tensor) -> Tensor:
+    """EI (VIFB) = mean √(gx² + gy²), Sobel (``fspecial('sobel')``) correlation with replicated borders."""
+    gy = correlate_same(fused, SOBEL_Y, mode="replicate")
+    gx = correlate_same(fused, SOBEL_Y.T.contiguous(), mode="replicate")
+    return plane_mean(torch.sqrt(gx * gx + gy * gy)).mean(1)
+
+
+_QABF_HX = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=torch.float64)
+_QABF_HY = torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]], dtype=torch.float64)
+
+
+def _qabf_edges(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Strength g and orientation α of every pixel: true convolutions, zero padding (border edges count), atan."""
+    sx = convolve_same(x, _QABF_HX)
+    sy = convolve_same(x, _QABF_HY)
+    g = torch.sqrt(sx * sx + sy * sy)
+    zero = sx == 0
+    alpha = torch.where(zero, torch.full_like(sx, math.pi / 2), torch.atan(sy / torch.where(zero, 1, sx)))
+    return g, alpha
+
+
+def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, scale: float = 1.0) -> Tensor:
+    """Qabf (Xydeas & Petrović 2000) as circulated (VIFB, Tang, CDDFuse): edge preservation weighted by edge strength.
+
+    Q_SF = Tg/(1+e^{kg(G−Dg)}) · Ta/(1+e^{ka(A−Da)}) with G = min/max of the Sobel strengths, A = 1 − |α_S−α_F|/(π/2),
+    Tg=0.9994, kg=−15, Dg=0.5, Ta=0.9879, ka=−22, Da=0.8; Qabf = Σ(Q_AF g_A + Q_BF g_B)/Σ(g_A + g_B).
+
+    Args:
+        fix_equal: the common code sets G = g_F (not 1) where g_S == g_F; ``True`` fixes that (changes < 1e-6 on
+            0..255 integer data). Kept off for parity with the published numbers.
+        scale: multiply the data first; ``1/255`` is Tang's legacy [0, 1] path, where round-off flips the ``Sx == 0``
+            and ``g_S == g_F`` branches (its spreadsheet agrees only to ~2e-2).
+    Returns 0 for a batch item whose sources have no gradient at all (0/0).
+    """
+    c = fused.shape[1]
+    g, alpha = _qabf_edges(torch.cat((fused, ir, vis), 1) * scale)
+    g_f, g_a, g_b = g.split(c, 1)
+    a_f, a_a, a_b = alpha.split(c, 1)
+
+    def q(g_s: Tensor, a_s: Tensor) -> Tensor:
+        tie = g_f if not fix_equal else torch.ones_like(g_f)
+        ratio = torch.where(
+            g_s > g_f,
+            g_f / torch.where(g_s > g_f, g_s, 1),
+            torch.where(g_s < g_f, g_s / torch.where(g_s < g_f, g_f, 1), tie),
+        )
+        ang = 1 - (a_s - a_f).abs() / (math.pi / 2)
+        qg = 0.9994 / (1 + torch.exp(-15 * (ratio - 0.5)))
+        qa = 0.9879 / (1 + torch.exp(-22 * (ang - 0.8)))
+        return qg * qa
+
+    num = (q(g_a, a_a) * g_a + q(g_b, a_b) * g_b).sum((-2, -1))
+    den = (g_a + g_b).sum((-2, -1))
+    return torch.where(den > 0, num / torch.where(den > 0, den, 1), torch.zeros_like(num)).mean(1)
+
+
+def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -> Tensor:
+    """Nabf, the fusion-artefact (noise) measure (Shreyamsha Kumar 2013; Petrović & Xydeas 2005). Lower is better.
+
+    Sobel/8 correlation with reflect padding; α = atan(gv/gh) (0 where both vanish); gSF = min/max (0 if either is 0);
+    aSF = |(|αS−αF|−π/2)|·2/π; Q = √(Nrg/(1+e^{−kg(gSF−σg)}) · Nra/(1+e^{−ka(aSF−σa)})) with Nrg=.9999, kg=19,
+    σg=.5, Nra=.9995, ka=22, σa=.5; weights w = g^1.5 where g ≥ 2, else 0.001; artefacts where g_F > g_A and g_F > g_B.
+
+    Args:
+        variant: ``'modified'`` (Kumar's NABF, the one papers report as Nabf):
+            Σ na((1−Q_AF)w_A + (1−Q_BF)w_B)/Σ(w_A+w_B); ``'petrovic'`` (NABF1): Σ na(2−Q_AF−Q_BF)(w_A+w_B)/Σ(w_A+w_B).
+    """
+    c = fused.shape[1]
+    x = torch.cat((fused, ir, vis), 1)
+    gh = correlate_same(x, _QABF_HX / 8, mode="reflect")
+    gv = correlate_same(x, _QABF_HX.T.contiguous() / 8, mode="reflect")
+    g = torch.sqrt(gh * gh + gv * gv)
+    both0 = (gh == 0) & (gv == 0)
+    alpha = torch.where(both0, torch.zeros_like(gh), torch.atan(gv / torch.where(both0, 1, gh)))
+    g_f, g_a, g_b = g.split(c, 1)
+    a_f, a_a, a_b = alpha.split(c, 1)
+
+    def q(g_s: Tensor, a_s: Tensor) -> Tensor:
+        nz = (g_s != 0) & (g_f != 0)
+        rel = torch.where(nz, torch.minimum(g_s, g_f) / torch.where(nz, torch.maximum(g_s, g_f), 1), 0)
+        ang = ((a_s - a_f).abs() - math.pi / 2).abs() * 2 / math.pi
+        qg = 0.9999 / (1 + torch.exp(-19 * (rel - 0.5)))
+        qa = 0.9995 / (1 + torch.exp(-22 * (ang - 0.5)))
+        return torch.sqrt(qg * qa)
+
+    q_a, q_b = q(g_a, a_a), q(g_b, a_b)
+    w_a = torch.where(g_a >= 2, g_a**1.5, 0.001)
+    w_b = torch.where(g_b >= 2, g_b**1.5, 0.001)
+    na = ((g_f > g_a) & (g_f > g_b)).to(fused.dtype)
+    den = (w_a + w_b).sum((-2, -1))
+    if variant == "petrovic":
+        num = (na * (2 - q_a - q_b) * (w_a + w_b)).sum((-2, -1))
+    else:
+        num = (na * ((1 - q_a) * w_a + (1 - q_b) * w_b)).sum((-2, -1))
+    return (num / den).mean(1)

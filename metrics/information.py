@@ -1,0 +1,127 @@
+"""Histogram metrics: EN, MI, NMI, CE (metrics.md §3–4).
+
+Histograms are integer counts made with one ``bincount`` over the whole batch (every plane gets its own block of
+bins), so there is no Python loop over images or pixels. All functions take B×C×H×W planes holding 0..255 values and
+return per-plane values averaged over C, shape (B,).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ivifbench.metrics.filters import normalize1, round_half_away
+
+
+def _bins(x: Tensor, how: str = "round") -> Tensor:
+    """Integer bin 0..255 of each value: ``round`` (half away), ``floor`` (VIFB's EN), or ``int16`` after min-max."""
+    if how == "floor":
+        v = torch.floor(x)
+    elif how == "minmax":  # VIFB's MI: min-max each plane to [0, 1], then int16(x·255) (rounds half away)
+        v = normalize1(x)
+    else:
+        v = round_half_away(x)
+    return v.clamp(0, 255).to(torch.int64)
+
+
+def histogram(x: Tensor, how: str = "round") -> Tensor:
+    """256-bin counts per plane: B×C×H×W → B×C×256 (float64)."""
+    b, c = x.shape[:2]
+    idx = _bins(x, how).reshape(b * c, -1)
+    offs = torch.arange(b * c, device=x.device)[:, None] * 256
+    counts = torch.bincount((idx + offs).reshape(-1), minlength=b * c * 256)
+    return counts.reshape(b, c, 256).to(torch.float64)
+
+
+def _entropy_of_counts(counts: Tensor, base: float, dims: tuple[int, ...]) -> Tensor:
+    total = counts.sum(dims, keepdim=True)
+    p = counts / total
+    logp = torch.where(p > 0, torch.log(torch.where(p > 0, p, 1)), torch.zeros_like(p))
+    return -(p * logp).sum(dims) / math.log(base)
+
+
+def entropy(fused: Tensor, *, base: float = 2.0, bins: str = "round") -> Tensor:
+    """EN = −Σₖ pₖ log₂ pₖ over the 256-bin histogram of the integer grey value (Shannon 1948; Roberts et al. 2008).
+
+    Args:
+        fused: B×C×H×W, 0..255.
+        base: logarithm base (2 everywhere in the field).
+        bins: ``"round"`` (the integer value) or ``"floor"`` (VIFB's ``floor(v)`` bins); equal on integer data.
+    """
+    return _entropy_of_counts(histogram(fused, bins), base, (-1,)).mean(1)
+
+
+def _joint_counts(s: Tensor, f: Tensor, how: str, tang_quirk: bool) -> Tensor:
+    """Joint 256×256 counts per plane: B×C×256×256."""
+    b, c = s.shape[:2]
+    si, fi = _bins(s, how), _bins(f, how)
+    if tang_quirk:  # Tang's Hab.m indexes with uint8(x)+1, which saturates: 254 and 255 share one joint bin
+        si, fi = si.clamp(max=254), fi.clamp(max=254)
+    idx = (si * 256 + fi).reshape(b * c, -1)
+    offs = torch.arange(b * c, device=s.device)[:, None] * 65536
+    counts = torch.bincount((idx + offs).reshape(-1), minlength=b * c * 65536)
+    return counts.reshape(b, c, 256, 256).to(torch.float64)
+
+
+def _mi_terms(s: Tensor, f: Tensor, base: float, how: str, tang_quirk: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """H(S), H(F), H(S,F) per plane (B×C each)."""
+    h_s = _entropy_of_counts(histogram(s, how), base, (-1,))
+    h_f = _entropy_of_counts(histogram(f, how), base, (-1,))
+    h_sf = _entropy_of_counts(_joint_counts(s, f, how, tang_quirk), base, (-2, -1))
+    return h_s, h_f, h_sf
+
+
+def mutual_information(
+    fused: Tensor,
+    ir: Tensor,
+    vis: Tensor,
+    *,
+    base: float = 2.0,
+    minmax: bool = False,
+    tang_quirk: bool = False,
+) -> Tensor:
+    """MI = Σ_{S∈{A,B}} H(S) + H(F) − H(S,F) over 256-bin (joint) histograms (Qu et al. 2002).
+
+    Args:
+        base: 2 gives bits (canonical, Tang); e gives nats (VIFB, CDDFuse).
+        minmax: VIFB's binning: each plane min-max normalised, then ``int16(x·255)``; a constant plane bins to 0.
+        tang_quirk: Tang's joint histogram where values 254 and 255 share a bin (marginals unaffected).
+    """
+    how = "minmax" if minmax else "round"
+    total = 0
+    for s in (ir, vis):
+        h_s, h_f, h_sf = _mi_terms(s, fused, base, how, tang_quirk)
+        total = total + (h_s + h_f - h_sf)
+    return total.mean(1)
+
+
+def normalized_mutual_information(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """NMI (Hossny et al. 2008) = 2[MI(A,F)/(H(A)+H(F)) + MI(B,F)/(H(B)+H(F))], on ``normalize1``-ed planes.
+
+    The base of the logarithm cancels. A pair of constant planes (H(S)+H(F)=0) contributes 0, not 0/0.
+    """
+    total = 0
+    for s in (ir, vis):
+        h_s, h_f, h_sf = _mi_terms(s, fused, 2.0, "minmax", False)
+        den = h_s + h_f
+        total = total + torch.where(den > 0, (h_s + h_f - h_sf) / torch.where(den > 0, den, 1), torch.zeros_like(den))
+    return (2 * total).mean(1)
+
+
+def cross_entropy(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """CE (VIFB) = ½ Σ_S Σₖ p_S(k) log₂(p_S(k)/p_F(k)), over the bins where both are non-zero (a KL divergence).
+
+    Lower is better; 0 when F has the histogram of both sources.
+    """
+    p_f = histogram(fused)
+    p_f = p_f / p_f.sum(-1, keepdim=True)
+    total = 0
+    for s in (ir, vis):
+        p_s = histogram(s)
+        p_s = p_s / p_s.sum(-1, keepdim=True)
+        ok = (p_s > 0) & (p_f > 0)
+        ratio = torch.where(ok, p_s / torch.where(ok, p_f, 1), torch.ones_like(p_s))
+        total = total + (torch.where(ok, p_s, torch.zeros_like(p_s)) * torch.log2(ratio)).sum(-1)
+    return (total / 2).mean(1)

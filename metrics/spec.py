@@ -1,0 +1,52 @@
+"""What a metric is, besides its formula: direction, range, references, and the conventions it can reproduce."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from ivifbench.errors import NotFoundError
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One fusion-quality metric.
+
+    Attributes:
+        name: the name as the field writes it (``"EN"``, ``"Qabf"``, ...).
+        fn: the functional implementation; called as ``fn(fused, ir, vis, **options)`` when ``needs_sources`` else
+            ``fn(fused, **options)`` on prepared B×C×H×W float64 planes (0..255), returning shape (B,).
+        higher_is_better: direction, read by the report renderers.
+        value_range: (low, high) the canonical value can take (``inf`` where unbounded).
+        reference: the paper the formula comes from.
+        reference_code: the toolkit code whose arithmetic it follows.
+        conventions: convention name → keyword options for ``fn`` that reproduce that toolkit.
+        needs_sources: False for no-reference metrics (EN, SD, SF, AG, EI), which only look at the fused image.
+        notes: what a reader should know (quirks kept, degenerate cases).
+    """
+
+    name: str
+    fn: Callable[..., Tensor]
+    higher_is_better: bool
+    value_range: tuple[float, float]
+    reference: str
+    reference_code: str
+    conventions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    needs_sources: bool = True
+    notes: str = ""
+
+    def options(self, convention: str) -> Mapping[str, Any]:
+        """The keyword options of ``convention``; a clear error if this metric has no such variant."""
+        if convention not in self.conventions:
+            raise NotFoundError(
+                f"metric '{self.name}' has no '{convention}' variant (it follows: {', '.join(self.conventions)})"
+            )
+        return self.conventions[convention]
+
+    def __call__(self, fused: Tensor, ir: Tensor, vis: Tensor, convention: str = "canonical") -> Tensor:
+        """Score prepared planes (see :meth:`ivifbench.metrics.conventions.Convention.prepare`) under ``convention``."""
+        opts = self.options(convention)
+        return self.fn(fused, ir, vis, **opts) if self.needs_sources else self.fn(fused, **opts)

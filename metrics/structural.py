@@ -1,0 +1,174 @@
+"""Structural-similarity metrics: SSIM (and its toolkit variants), MS-SSIM, Q_Y, Q_C, Q_W (metrics.md §3–4).
+
+Local statistics use separable direct filters ('valid' unless a variant says otherwise). Inputs are B×C×H×W planes
+holding 0..255; outputs are per-plane values averaged over C, shape (B,).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ivifbench.metrics.filters import check_min_size, gaussian_1d, pad, plane_mean, separable_valid
+
+_MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def _local_stats(x: Tensor, y: Tensor, taps: Tensor, cov_norm: float = 1.0, padding: str | None = None):
+    """μx, μy, σx², σy², σxy under a separable window ('valid', or 'same' with ``padding``)."""
+    k = x.shape[1]
+    stack = torch.cat((x, y, x * x, y * y, x * y), 1)
+    if padding is not None:
+        stack = pad(stack, taps.numel(), taps.numel(), padding)
+    m = separable_valid(stack, taps)
+    mx, my, exx, eyy, exy = m.split(k, 1)
+    return mx, my, cov_norm * (exx - mx * mx), cov_norm * (eyy - my * my), cov_norm * (exy - mx * my)
+
+
+def _ssim_parts(x: Tensor, y: Tensor, taps: Tensor, c1: float, c2: float, **kw) -> tuple[Tensor, Tensor]:
+    """Luminance map and contrast-structure map of Wang et al. 2004."""
+    mx, my, sxx, syy, sxy = _local_stats(x, y, taps, **kw)
+    lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
+    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    return lum, cs
+
+
+def ssim_map(x: Tensor, y: Tensor, *, size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
+             data_range: float = 255.0) -> Tensor:
+    """Wang's ``ssim_index`` map: Gaussian window size/σ (``fspecial``), 'valid', C = (K·L)²."""
+    taps = gaussian_1d(size, sigma, dtype=x.dtype, device=x.device)
+    lum, cs = _ssim_parts(x, y, taps, (k1 * data_range) ** 2, (k2 * data_range) ** 2)
+    return lum * cs
+
+
+def _ssim_one(x: Tensor, y: Tensor, variant: str) -> Tensor:
+    """Mean SSIM per plane (B×C) under a toolkit's implementation."""
+    if variant == "cddfuse":  # scikit-image 0.19: 7×7 uniform, sample covariance, 3-px crop (= 'valid'), data_range 2
+        taps = torch.full((7,), 1 / 7, dtype=x.dtype, device=x.device)
+        lum, cs = _ssim_parts(x, y, taps, (0.01 * 2) ** 2, (0.03 * 2) ** 2, cov_norm=49 / 48)
+        return plane_mean(lum * cs)
+    if variant == "tang":  # MATLAB ssim(): 11-tap σ 1.5 Gaussian, replicate padding, DynamicRange 1 for doubles
+        taps = gaussian_1d(11, 1.5, dtype=x.dtype, device=x.device)
+        lum, cs = _ssim_parts(x, y, taps, 0.01**2, 0.03**2, padding="replicate")
+        return plane_mean(lum * cs)
+    return plane_mean(ssim_map(x, y))
+
+
+def ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") -> Tensor:
+    """SSIM (Wang et al. 2004) of the fused image with each source, combined.
+
+    Canonical: Wang's ``ssim_index`` (Gaussian 11/1.5, K = 0.01/0.03, L = 255, 'valid', mean of the map) and the
+    **mean** of the two sources, so the range is [−1, 1] and SSIM(F=A=B) = 1.
+    Variants: ``'vifb'`` the **sum** of the two ``ssim_index`` values; ``'cddfuse'`` the sum of scikit-image 0.19's
+    values (7×7 uniform window, sample covariance, data_range 2: constants nearly zero); ``'tang'`` ½(S_A + S_B) with
+    MATLAB's ``ssim`` (replicate-padded Gaussian, DynamicRange 1: not checked against MATLAB, no published values).
+    Raises InputError below 11×11 (7×7 for ``'cddfuse'``).
+    """
+    check_min_size(fused, 7 if variant == "cddfuse" else 11, "SSIM")
+    s = _ssim_one(fused, ir, variant) + _ssim_one(fused, vis, variant)
+    if variant in ("canonical", "tang"):
+        s = s / 2
+    return s.mean(1)
+
+
+def ms_ssim(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """MS-SSIM (Wang, Simoncelli & Bovik 2003) with each source, mean of the two.
+
+    5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), ``ssim_index`` windows, 2×2 mean downsampling;
+    MS-SSIM = l₅^{w₅} Π_j cs_j^{w_j}, with negative cs clamped to 0 (as pytorch_msssim) so the power stays real.
+    Raises InputError below 176×176 (the coarsest scale needs 11×11).
+    """
+    check_min_size(fused, 176, "MS_SSIM")
+    taps = gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    total = 0
+    for src in (ir, vis):
+        x, y = fused, src
+        value = torch.ones(fused.shape[:2], dtype=fused.dtype, device=fused.device)
+        for j, w in enumerate(_MS_WEIGHTS):
+            lum, cs = _ssim_parts(x, y, taps, c1, c2)
+            cs_mean = plane_mean(cs).clamp(min=0)
+            if j == len(_MS_WEIGHTS) - 1:
+                value = value * (plane_mean(lum * cs).clamp(min=0) ** w)
+            else:
+                value = value * cs_mean**w
+                # Wang's code: 2×2 mean ('symmetric' border for odd sizes), keep every other pixel
+                x = F.avg_pool2d(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), mode="replicate"), 2)
+                y = F.avg_pool2d(F.pad(y, (0, y.shape[-1] % 2, 0, y.shape[-2] % 2), mode="replicate"), 2)
+        total = total + value
+    return (total / 2).mean(1)
+
+
+def _nanmean_or(q: Tensor, fallback: Tensor) -> Tensor:
+    """Mean over H×W ignoring NaN pixels (MEFB); a plane with no valid pixel takes ``fallback``'s mean."""
+    ok = ~torch.isnan(q)
+    n = ok.sum((-2, -1))
+    s = torch.where(ok, q, 0).sum((-2, -1))
+    return torch.where(n > 0, s / n.clamp(min=1), plane_mean(fallback))
+
+
+def q_yang(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """Q_Y (Yang et al. 2008): SSIM-based, switching on the sources' own similarity.
+
+    SSIM maps with a 7×7 Gaussian (σ 1.5), 'valid', C1 = C2 = 2e-16; b = [SSIM(A,B) ≥ 0.75], λ = σ_A²/(σ_A²+σ_B²);
+    Q_Y = mean(b(λS_AF + (1−λ)S_BF) + (1−b)max(S_AF, S_BF)), NaN pixels (flat in both sources) dropped as in MEFB
+    (a wholly flat pair uses λ = ½).
+    """
+    check_min_size(fused, 7, "Qy")
+    taps = gaussian_1d(7, 1.5, dtype=fused.dtype, device=fused.device)
+    c = 2e-16
+    _, _, sa, sb, _ = _local_stats(ir, vis, taps)
+    l_ab, cs_ab = _ssim_parts(ir, vis, taps, c, c)
+    l_af, cs_af = _ssim_parts(ir, fused, taps, c, c)
+    l_bf, cs_bf = _ssim_parts(vis, fused, taps, c, c)
+    s_ab, s_af, s_bf = l_ab * cs_ab, l_af * cs_af, l_bf * cs_bf
+    b = (s_ab >= 0.75).to(fused.dtype)
+
+    def combine(lam: Tensor) -> Tensor:
+        return b * (lam * s_af + (1 - lam) * s_bf) + (1 - b) * torch.maximum(s_af, s_bf)
+
+    lam = sa / (sa + sb)
+    return _nanmean_or(combine(lam), combine(torch.full_like(lam, 0.5))).mean(1)
+
+
+def q_cvejic(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """Q_C (Cvejic et al. 2006): SSIM maps (as :func:`q_yang`) weighted by λ = σ_AF/(σ_AF + σ_BF).
+
+    sim = λS_AF + (1−λ)S_BF, set to 0 where λ < 0 and to 1 where λ > 1 (LIU/MEFB); NaN pixels dropped.
+    """
+    check_min_size(fused, 7, "Qc")
+    taps = gaussian_1d(7, 1.5, dtype=fused.dtype, device=fused.device)
+    c = 2e-16
+    l_af, cs_af = _ssim_parts(ir, fused, taps, c, c)
+    l_bf, cs_bf = _ssim_parts(vis, fused, taps, c, c)
+    _, _, _, _, s_af_cov = _local_stats(ir, fused, taps)
+    _, _, _, _, s_bf_cov = _local_stats(vis, fused, taps)
+    s_af, s_bf = l_af * cs_af, l_bf * cs_bf
+
+    def combine(lam: Tensor) -> Tensor:
+        sim = lam * s_af + (1 - lam) * s_bf
+        sim = torch.where(lam < 0, 0, sim)
+        return torch.where(lam > 1, 1, sim)
+
+    lam = s_af_cov / (s_af_cov + s_bf_cov)
+    return _nanmean_or(combine(lam), combine(torch.full_like(lam, 0.5))).mean(1)
+
+
+def q_piella_weighted(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """Q_W (Piella & Heijmans 2003, LIU ``metricPeilla``): saliency-weighted fusion quality index.
+
+    ``ssim_index`` maps S_FA, S_FB (11/1.5, L = 255, 'valid'); λ = σ_A²/(σ_A²+σ_B²) (½ where both vanish);
+    c_w = max(σ_A², σ_B²)/Σ max; Q_W = Σ c_w (λS_FA + (1−λ)S_FB). A wholly flat pair weights windows equally.
+    """
+    check_min_size(fused, 11, "Qw")
+    taps = gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device)
+    _, _, sa, sb, _ = _local_stats(ir, vis, taps)
+    s_fa, s_fb = ssim_map(fused, ir), ssim_map(fused, vis)
+    tot = sa + sb
+    lam = torch.where(tot > 0, sa / torch.where(tot > 0, tot, 1), 0.5)
+    q = lam * s_fa + (1 - lam) * s_fb
+    cw = torch.maximum(sa, sb)
+    z = cw.sum((-2, -1), keepdim=True)
+    cw = torch.where(z > 0, cw / torch.where(z > 0, z, 1), 1 / cw[0, 0].numel())
+    return (cw * q).sum((-2, -1)).mean(1)

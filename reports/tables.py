@@ -1,0 +1,287 @@
+"""Store → tidy pandas frames → tables. Renderers (md, tex, csv, html) only format what these functions return.
+
+Directions (``higher_is_better``) come from the metric metadata recorded in the store by the unit that made the
+numbers (the metric registry for fusion metrics, the task's ``metric_directions`` for task metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ivifbench.store import ResultsStore
+
+# headline task metrics for the consolidated leaderboard (others, e.g. per-class AP, stay in the per-task tables)
+HEADLINE = {
+    "detection": ["mAP50", "mAP50-95"],
+    "segmentation": ["mIoU"],
+    "sod": ["Sm", "maxF", "MAE"],
+}
+
+
+@dataclass
+class Table:
+    """One rendered table: rows are methods, columns are metrics; values and stds as numbers; notes go underneath."""
+
+    title: str
+    key: str  # a file-name-safe id
+    values: pd.DataFrame  # index: method, columns: column labels
+    std: pd.DataFrame | None
+    directions: dict[str, bool | None]  # column -> higher_is_better
+    notes: list[str] = field(default_factory=list)
+    flags: dict[tuple[str, str], str] = field(default_factory=dict)  # (method, column) -> marker, e.g. "†"
+    row_flags: dict[str, str] = field(default_factory=dict)  # method -> marker
+    extra: pd.DataFrame | None = None  # extra columns shown as they are (ranks), not ranked
+    kind: str = "fusion"
+
+    def best_two(self, col: str) -> tuple[set[str], set[str]]:
+        """Methods holding the best and second-best value of ``col`` (ties share), by the column's direction."""
+        hib = self.directions.get(col)
+        if hib is None:
+            return set(), set()
+        s = self.values[col].dropna()
+        if s.empty:
+            return set(), set()
+        uniq = sorted(set(np.round(s.to_numpy(dtype=float), 12)), reverse=bool(hib))
+        best = {m for m, v in s.items() if round(float(v), 12) == uniq[0]}
+        second = {m for m, v in s.items() if len(uniq) > 1 and round(float(v), 12) == uniq[1]}
+        return best, second
+
+
+@dataclass
+class Report:
+    fusion: pd.DataFrame  # tidy: dataset, split, convention, method, metric, mean, std, n, higher_is_better
+    tasks: pd.DataFrame  # tidy: dataset, task, protocol, method, metric, mean, std, n, higher_is_better
+    tables: list[Table]
+    leaderboard: Table | None
+    methods: dict[str, dict[str, Any]]
+    run: dict[str, Any] | None
+    skipped: dict[str, str]
+    failures: pd.DataFrame
+    fused: pd.DataFrame
+    images: pd.DataFrame  # per-image values (for the HTML figures)
+
+
+def _in_domain(methods: dict[str, dict[str, Any]], method: str, dataset: str) -> bool:
+    trained = methods.get(method, {}).get("trained_on") or []
+    return dataset.lower() in {str(t).lower() for t in trained}
+
+
+def build_report(store_path: str | Path) -> Report:
+    """Read the store and build every table."""
+    with ResultsStore(store_path, readonly=True) as store:
+        img = store.frame("image_metrics")
+        tr = store.frame("task_results")
+        fused = store.frame("fused")
+        units = store.frame("units")
+        methods = store.method_infos()
+        directions = store.metric_directions()
+        run = store.latest_run()
+    skipped = dict((run or {}).get("manifest", {}).get("skipped_methods") or {})
+    ok_units = set(units.loc[units.status == "ok", "key"]) if not units.empty else set()
+    img = img[img.unit_key.isin(ok_units)] if not img.empty else img
+    tr = tr[tr.unit_key.isin(ok_units)] if not tr.empty else tr
+    failures = units[units.status == "failed"] if not units.empty else units
+
+    if not img.empty:
+        fus = (
+            img.groupby(["dataset", "split", "convention", "method", "metric"], sort=True)["value"]
+            .agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, n="count")
+            .reset_index()
+        )
+        fus["higher_is_better"] = [directions.get((m, "fusion")) for m in fus.metric]
+    else:
+        fus = pd.DataFrame(columns=["dataset", "split", "convention", "method", "metric", "mean", "std", "n", "higher_is_better"])
+    if not tr.empty:
+        tsk = (
+            tr.groupby(["dataset", "task", "protocol", "method", "metric"], sort=True)["value"]
+            .agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, n="count")
+            .reset_index()
+        )
+        tsk["higher_is_better"] = [directions.get((m, t)) for m, t in zip(tsk.metric, tsk.task, strict=True)]
+    else:
+        tsk = pd.DataFrame(columns=["dataset", "task", "protocol", "method", "metric", "mean", "std", "n", "higher_is_better"])
+
+    tables: list[Table] = []
+    split_counts = fus.groupby("dataset")["split"].nunique().to_dict() if not fus.empty else {}
+    for (ds, split, conv), g in fus.groupby(["dataset", "split", "convention"], sort=True):
+        vals = g.pivot(index="method", columns="metric", values="mean")
+        std = g.pivot(index="method", columns="metric", values="std")
+        n = g.pivot(index="method", columns="metric", values="n")
+        dirs = {m: _first(g.loc[g.metric == m, "higher_is_better"]) for m in vals.columns}
+        label = ds if split_counts.get(ds, 1) == 1 else f"{ds}/{split}"
+        notes = [
+            f"Fusion metrics on {ds} (split {split}), convention '{conv}'; mean ± std over "
+            f"{_n_text(n)} images; ↑ higher is better, ↓ lower is better."
+        ]
+        row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds)}
+        if row_flags:
+            notes.append("† the method was trained on this dataset (in-domain).")
+        tables.append(
+            Table(
+                title=f"Fusion metrics — {label}",
+                key=f"fusion-{ds}-{split}-{conv}",
+                values=vals,
+                std=std,
+                directions=dirs,
+                notes=notes,
+                row_flags=row_flags,
+                kind="fusion",
+            )
+        )
+    task_overrides = _task_overrides(units)
+    for (ds, task, proto), g in tsk.groupby(["dataset", "task", "protocol"], sort=True):
+        vals = g.pivot(index="method", columns="metric", values="mean")
+        head = [c for c in HEADLINE.get(task, []) if c in vals.columns]
+        rest = [c for c in vals.columns if c not in head]
+        vals = vals[head + sorted(rest, key=lambda c: ("/" in c, c))]
+        std = g.pivot(index="method", columns="metric", values="std")[vals.columns]
+        seeds = sorted(set(tr.loc[(tr.dataset == ds) & (tr.task == task) & (tr.protocol == proto), "seed"].astype(int)))
+        dirs = {m: _first(g.loc[g.metric == m, "higher_is_better"]) for m in vals.columns}
+        ov = task_overrides.get((task, ds, proto))
+        notes = [
+            f"Task {task} on {ds}, protocol '{proto}'"
+            + (f" with overrides {ov}" if ov else "")
+            + f"; mean ± std over seeds {', '.join(map(str, seeds))}; each method's fused images replace the inputs."
+        ]
+        row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds)}
+        if row_flags:
+            notes.append("† the method was trained on this dataset (in-domain).")
+        tables.append(
+            Table(
+                title=f"{task.capitalize()} — {ds}",
+                key=f"task-{task}-{ds}-{proto}",
+                values=vals,
+                std=std if len(seeds) > 1 else None,
+                directions=dirs,
+                notes=notes,
+                row_flags=row_flags,
+                kind="task",
+            )
+        )
+    leaderboard = _leaderboard(fus, tsk, methods, split_counts)
+    return Report(
+        fusion=fus,
+        tasks=tsk,
+        tables=tables,
+        leaderboard=leaderboard,
+        methods=methods,
+        run=run,
+        skipped=skipped,
+        failures=failures,
+        fused=fused,
+        images=img,
+    )
+
+
+def _first(s: pd.Series) -> bool | None:
+    for v in s:
+        if v is not None and not (isinstance(v, float) and math.isnan(v)):
+            return bool(v)
+    return None
+
+
+def _n_text(n: pd.DataFrame) -> str:
+    vals = sorted({int(v) for v in n.to_numpy().ravel() if not pd.isna(v)})
+    return str(vals[0]) if len(vals) == 1 else f"{vals[0]}–{vals[-1]}"
+
+
+def _task_overrides(units: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    out: dict[tuple[str, str, str], str] = {}
+    if units.empty:
+        return out
+    for r in units[(units.kind == "task") & (units.status == "ok")].itertuples():
+        try:
+            ov = json.loads(r.spec_json).get("overrides") or {}
+        except (ValueError, TypeError):
+            ov = {}
+        ov = {k: v for k, v in ov.items() if k != "device"}
+        if ov:
+            out[(r.task, r.dataset, r.protocol)] = ", ".join(f"{k}={v}" for k, v in sorted(ov.items()))
+    return out
+
+
+def _ranks(values: pd.Series, higher_is_better: bool) -> pd.Series:
+    """1 = best; ties share the mean rank; missing values get no rank."""
+    return values.rank(ascending=not higher_is_better, method="average")
+
+
+def _leaderboard(fus: pd.DataFrame, tsk: pd.DataFrame, methods: dict[str, dict[str, Any]], split_counts: dict[str, int]) -> Table | None:
+    cols: dict[str, pd.Series] = {}
+    dirs: dict[str, bool | None] = {}
+    flags: dict[tuple[str, str], str] = {}
+    conv_notes: set[str] = set()
+    kinds: dict[str, str] = {}
+    for (ds, split, conv, metric), g in fus.groupby(["dataset", "split", "convention", "metric"], sort=True):
+        name = f"{ds if split_counts.get(ds, 1) == 1 else f'{ds}/{split}'} {metric}"
+        if fus.convention.nunique() > 1:
+            name += f" ({conv})"
+        cols[name] = g.set_index("method")["mean"]
+        dirs[name] = _first(g.higher_is_better)
+        kinds[name] = "fusion"
+        conv_notes.add(conv)
+        for m in g.method:
+            if _in_domain(methods, m, ds):
+                flags[(m, name)] = "†"
+    protos: set[str] = set()
+    for (ds, task, proto, metric), g in tsk.groupby(["dataset", "task", "protocol", "metric"], sort=True):
+        if metric not in HEADLINE.get(task, []) and (task in HEADLINE or "/" in metric):
+            continue
+        name = f"{task} {ds} {metric}"
+        if tsk.protocol.nunique() > 1:
+            name += f" ({proto})"
+        cols[name] = g.set_index("method")["mean"]
+        dirs[name] = _first(g.higher_is_better)
+        kinds[name] = "task"
+        protos.add(f"{task}: {proto}")
+        for m in g.method:
+            if _in_domain(methods, m, ds):
+                flags[(m, name)] = "†"
+    if not cols:
+        return None
+    vals = pd.DataFrame(cols)
+    vals.index.name = "method"
+    ranked = [c for c in vals.columns if dirs.get(c) is not None]
+    borda = pd.DataFrame(index=vals.index)
+    for c in ranked:
+        r = _ranks(vals[c], bool(dirs[c]))
+        n = vals[c].notna().sum()
+        borda[c] = n - r  # Borda points: how many methods this one beats in this column (ties split)
+    fusion_cols = [c for c in ranked if kinds[c] == "fusion"]
+    complete = vals[ranked].notna().all(axis=1)
+    complete_f = vals[fusion_cols].notna().all(axis=1) if fusion_cols else pd.Series(False, index=vals.index)
+    extra = pd.DataFrame(index=vals.index)
+    extra["Borda"] = borda[ranked].sum(axis=1).where(complete)
+    extra["Borda (fusion)"] = borda[fusion_cols].sum(axis=1).where(complete_f) if fusion_cols else np.nan
+    mean_rank = pd.DataFrame({c: _ranks(vals[c], bool(dirs[c])) for c in ranked}).mean(axis=1)
+    extra["mean rank"] = mean_rank.where(complete)
+    order = extra.sort_values(["Borda", "Borda (fusion)"], ascending=False, na_position="last").index
+    rank = extra.loc[order, "Borda"].rank(ascending=False, method="min")
+    extra["rank"] = rank
+    vals, extra = vals.loc[order], extra.loc[order]
+    notes = [
+        "Consolidated leaderboard: the mean of each fusion metric per dataset and the headline number of each task. "
+        "Borda = the number of methods a row beats, summed over every column (ties split); a row with a missing cell "
+        "gets no Borda total and no mean rank. 'Borda (fusion)' sums the fusion-metric columns only.",
+        "Conventions: " + ", ".join(sorted(conv_notes)) + "." if conv_notes else "",
+        "Task protocols: " + "; ".join(sorted(protos)) + "." if protos else "",
+    ]
+    if flags:
+        notes.append("† the method was trained on this dataset (in-domain).")
+    return Table(
+        title="Leaderboard",
+        key="leaderboard",
+        values=vals,
+        std=None,
+        directions=dirs,
+        notes=[n for n in notes if n],
+        flags=flags,
+        extra=extra[["rank", "Borda", "Borda (fusion)", "mean rank"]],
+        kind="leaderboard",
+    )

@@ -1,0 +1,92 @@
+"""Keep ultralytics off the network, in one place: call :func:`setup_offline` before anything imports ``ultralytics``.
+
+ultralytics reaches for the network at import (an online check), at dataset check (a font download, even with
+``YOLO_OFFLINE=1`` and ``plots=False``), on update checks, analytics and integration callbacks, and AMP checks. The recipe
+here makes zero connections (``tests/test_detection_offline.py`` asserts it):
+
+* ``YOLO_OFFLINE=1`` and ``YOLO_AUTOINSTALL=0`` (and no ``ULTRALYTICS_API_KEY``) in the environment;
+* ``YOLO_CONFIG_DIR`` pointed at a folder ivifbench owns (``$IVIFBENCH_HOME/ultralytics``, default
+  ``${XDG_CACHE_HOME:-~/.cache}/ivifbench/ultralytics``), so the user's own ultralytics settings are never touched;
+* a TTF at ``<config>/Ultralytics/Arial.ttf`` and ``Arial.Unicode.ttf`` (a copy of matplotlib's bundled DejaVuSans), so the
+  font check finds a file instead of downloading one;
+* settings ``sync`` and every integration (ClearML, Comet, DVC, MLflow, Ray Tune, TensorBoard, W&B) off, no API key;
+* and, by the callers: ``amp=False`` on CPU and absolute paths in ``data.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from ivifbench.errors import IvifError
+
+#: settings turned off: analytics sync and every logging integration ultralytics knows
+OFF_SETTINGS = ("sync", "clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb", "vscode_msg", "openvino_msg")
+FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
+
+
+def config_root() -> Path:
+    """The folder ivifbench owns for ultralytics' config: ``$IVIFBENCH_HOME/ultralytics`` or the XDG cache default."""
+    home = os.environ.get("IVIFBENCH_HOME")
+    if home:
+        return Path(home).expanduser() / "ultralytics"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "ivifbench" / "ultralytics"
+
+
+def _install_fonts(folder: Path) -> None:
+    """Copy matplotlib's bundled DejaVuSans.ttf to ``folder`` as every font name ultralytics may fetch."""
+    import matplotlib
+
+    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    if not source.is_file():
+        raise IvifError(f"{source}: matplotlib's bundled font is missing; reinstall matplotlib")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in FONT_NAMES:
+        target = folder / name
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            tmp = target.with_suffix(".tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)  # atomic: parallel runs never see half a font
+
+
+def setup_offline(config_dir: str | Path | None = None) -> ModuleType:
+    """Make ultralytics network-free, then import and return it.
+
+    Safe to call many times. When ultralytics was already imported by someone else, its config folder is fixed; the fonts
+    and settings are then put into the folder it uses.
+
+    Args:
+        config_dir: the folder for ``YOLO_CONFIG_DIR`` (default :func:`config_root`).
+
+    Returns:
+        the ``ultralytics`` module.
+    """
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "0"
+    os.environ.pop("ULTRALYTICS_API_KEY", None)
+    if "ultralytics" not in sys.modules:
+        root = Path(config_dir) if config_dir is not None else config_root()
+        root = root.expanduser().absolute()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IvifError(f"{root}: cannot create the ultralytics config folder ({exc}); set IVIFBENCH_HOME") from exc
+        os.environ["YOLO_CONFIG_DIR"] = str(root)
+        _install_fonts(root / "Ultralytics")  # ultralytics appends "Ultralytics" to YOLO_CONFIG_DIR
+
+    import ultralytics
+    from ultralytics import utils as ul_utils
+
+    _install_fonts(Path(ul_utils.USER_CONFIG_DIR))
+    settings = ul_utils.SETTINGS
+    wanted = {key: False for key in OFF_SETTINGS if key in settings}
+    if settings.get("api_key"):
+        wanted["api_key"] = ""
+    changed = {key: value for key, value in wanted.items() if settings.get(key) != value}
+    if changed:
+        settings.update(changed)
+    return ultralytics

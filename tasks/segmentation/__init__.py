@@ -1,0 +1,1 @@
+"""Semantic segmentation of fused images with mmsegmentation SegFormer."""

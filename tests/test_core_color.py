@@ -1,0 +1,22 @@
+import cv2
+import numpy as np
+import torch
+
+from ivifbench.color import fuse_luminance, rgb_to_ycrcb, ycrcb_to_rgb
+
+
+def test_matches_opencv_ycrcb():
+    rgb = np.random.default_rng(0).random((1, 3, 16, 16)).astype(np.float32)
+    ours = rgb_to_ycrcb(torch.from_numpy(rgb))[0].permute(1, 2, 0).numpy()
+    ref = cv2.cvtColor(np.ascontiguousarray(rgb[0].transpose(1, 2, 0)), cv2.COLOR_RGB2YCrCb)
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
+def test_round_trip_and_luminance_only():
+    rgb = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    np.testing.assert_allclose(ycrcb_to_rgb(rgb_to_ycrcb(rgb)).numpy(), rgb.numpy(), atol=2e-3)
+    ir = torch.rand(2, 1, 8, 8, dtype=torch.float64)
+    out = fuse_luminance(lambda a, y: y, ir, rgb)  # identity rule keeps the visible image
+    np.testing.assert_allclose(out.numpy(), rgb.numpy(), atol=2e-3)
+    grey = fuse_luminance(lambda a, y: a, ir, rgb[:, :1])
+    assert grey.shape == (2, 1, 8, 8) and torch.equal(grey, ir)

@@ -1,0 +1,118 @@
+"""SAGE student: official-weight parity with the released outputs, and the method contract (any size, batched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ivifbench.errors import IvifError
+from ivifbench.fusion import MethodError, create_method
+from ivifbench.fusion.sage.colour import rgb_to_ycrcb_opencv8
+from ivifbench.fusion.sage.student import SageStudent
+from ivifbench.imageio import read_image, read_pair, to_uint8
+
+STEMS = ("00000", "00001", "00002")
+
+
+@pytest.fixture(scope="module")
+def official_weights(shared_dir: Path) -> Path:
+    path = shared_dir / "weights" / "sage_student_official.pt"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+def _tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(pixels).permute(2, 0, 1)[None]
+
+
+def test_parity_with_official_outputs(shared_data: Path, official_weights: Path) -> None:
+    """Our read → fuse → write path reproduces the released fused PNGs within 1 grey level at every pixel."""
+    method = create_method("sage", weights=official_weights)
+    m3fd = shared_data / "m3fd" / "M3FD_Detection"
+    pairs = [read_pair(m3fd / "Ir" / f"{s}.png", m3fd / "Vis" / f"{s}.png") for s in STEMS]
+    ir = torch.cat([_tensor(p[0].pixels) for p in pairs])
+    vis = torch.cat([_tensor(p[1].pixels) for p in pairs])
+    fused = method(ir, vis)  # one batch of three 1024×768 pairs
+    for i, stem in enumerate(STEMS):
+        ours = to_uint8(fused[i].permute(1, 2, 0).numpy()).astype(int)
+        ref = to_uint8(read_image(shared_data / "fused" / "SAGE" / "m3fd" / f"{stem}.png").pixels).astype(int)
+        diff = np.abs(ours - ref)
+        assert diff.max() <= 1, f"{stem}: max diff {diff.max()}"
+        assert diff.mean() < 1e-4, f"{stem}: mean diff {diff.mean()}"
+
+
+def test_opencv8_conversion_matches_cv2() -> None:
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    ref = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    ours = rgb_to_ycrcb_opencv8(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)
+    assert np.array_equal(np.round(ours[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8), ref)
+
+
+def test_official_weights_load_strictly(official_weights: Path) -> None:
+    net = SageStudent()
+    sd = torch.load(official_weights, map_location="cpu", weights_only=True)
+    assert net.load_state_dict(sd, strict=True).missing_keys == []
+    assert sum(p.numel() for p in net.parameters()) == 135_617
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("sage") / "student.safetensors"
+    save_file(SageStudent().state_dict(), str(path))
+    return path
+
+
+@pytest.mark.parametrize(("h", "w"), [(37, 53), (64, 48), (5, 7), (4, 4)])
+def test_any_size_and_batch_equals_single(random_weights: Path, h: int, w: int) -> None:
+    method = create_method("sage", weights=random_weights)
+    g = torch.Generator().manual_seed(h * w)
+    ir = torch.rand(3, 1, h, w, generator=g)
+    vis = torch.round(torch.rand(3, 3, h, w, generator=g) * 255) / 255
+    batched = method(ir, vis)
+    assert batched.shape == vis.shape
+    single = torch.cat([method(ir[i : i + 1], vis[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(batched, single, atol=1e-5, rtol=0)
+
+
+def test_grey_visible_and_shared_colour_path(random_weights: Path) -> None:
+    ir, vis = torch.rand(2, 1, 16, 20), torch.rand(2, 1, 16, 20)
+    out = create_method("sage", weights=random_weights)(ir, vis)
+    assert out.shape == vis.shape
+    rgb = torch.rand(2, 3, 16, 20)  # off the 8-bit grid: the float conversion is used
+    shared = create_method("sage", weights=random_weights, colour="shared")
+    torch.testing.assert_close(create_method("sage", weights=random_weights)(ir, rgb), shared(ir, rgb))
+
+
+def test_channels_last_gives_same_result(random_weights: Path) -> None:
+    ir, vis = torch.rand(2, 1, 24, 33), torch.rand(2, 3, 24, 33)
+    a = create_method("sage", weights=random_weights)(ir, vis)
+    b = create_method("sage", weights=random_weights, channels_last=True)(ir, vis)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_too_small_is_a_clear_error(random_weights: Path) -> None:
+    with pytest.raises(MethodError, match="at least 4"):
+        create_method("sage", weights=random_weights)(torch.rand(1, 1, 3, 9), torch.rand(1, 3, 3, 9))
+
+
+def test_refuses_missing_or_wrong_weights(tmp_path: Path) -> None:
+    with pytest.raises(IvifError, match="RollingPlain/SAGE_IVIF"):
+        create_method("sage")
+    bad = tmp_path / "bad.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(IvifError, match="not SAGE student weights"):
+        create_method("sage", weights=bad)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(IvifError, match="cannot read weights"):
+        create_method("sage", weights=junk)
+    with pytest.raises(IvifError, match="unknown parameter"):
+        create_method("sage", weights=bad, colr="x")
