@@ -142,7 +142,7 @@ class FileHashCache:
 def synth_root(out: Path, spec: DatasetSpec) -> Path:
     s = spec.synthetic
     assert s is not None
-    size = f"-{s.size}px" if s.size else ""
+    size = f"-{s.wh[0]}x{s.wh[1]}" if s.wh else ""
     return out / "data" / f"{spec.name}-synthetic-n{s.pairs}-seed{s.seed}{size}"
 
 
@@ -154,7 +154,7 @@ def synthesize_dataset(out: Path, spec: DatasetSpec) -> Path:
     assert s is not None
     folder = synth_root(out, spec)
     marker = folder / ".ivifbench-synthetic.json"
-    want = {"dataset": spec.name, "pairs": s.pairs, "seed": s.seed, "size": s.size}
+    want = {"dataset": spec.name, "pairs": s.pairs, "seed": s.seed, "size": list(s.wh) if s.wh else None}
     if marker.is_file():
         try:
             got = json.loads(marker.read_text())
@@ -171,7 +171,7 @@ def synthesize_dataset(out: Path, spec: DatasetSpec) -> Path:
     if s.size:
         if "size" not in inspect.signature(reader.synthesize).parameters:
             raise IvifError(f"dataset '{spec.name}': its synthetic replica has no size option; remove synthetic.size")
-        kwargs["size"] = s.size
+        kwargs["size"] = s.wh
     tmp = folder.with_name(folder.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -191,8 +191,8 @@ def prepare_dataset(out: Path, spec: DatasetSpec, hashes: FileHashCache) -> Prep
         root = synthesize_dataset(out, spec)
     else:
         root = Path(spec.root or "").expanduser().resolve()
-    reader = reader_cls(root)
-    splits = tuple(reader_cls.splits)
+    reader = reader_cls(root, **spec.options)
+    splits = tuple(reader.splits)
     pairs: dict[str, list[tuple[str, str, str, str | None]]] = {}
     file_hash: dict[str, str] = {}
     for split in splits:

@@ -233,23 +233,27 @@ def run_suite(
             "unit_seconds": {s: round(v, 3) for s, v in _unit_seconds(store, run_id).items()},
         }
         manifest["stage_counts"] = summary.stage_counts
+        summary.seconds = time.time() - t0
+        manifest["timings"]["total_seconds"] = round(summary.seconds, 3)
+        final = status if not summary.failed else f"{status} with failures"
+        counts = {"n_ok": summary.ok, "n_failed": summary.failed, "n_cached": summary.cached}
+        store.finish_run(run_id, status=final, manifest=manifest, **counts)
         if report:
             t_rep = time.time()
             try:
                 from ivifbench.reports import write_reports
 
-                summary.reports = write_reports(store.path, out / "report", formats=suite.report.formats, grid_images=suite.report.grid_images)
+                summary.reports = write_reports(
+                    store.path, out / "report", formats=suite.report.formats, grid_images=suite.report.grid_images
+                )
             except Exception as exc:  # the results are safe in the store; a report problem must not hide them
                 say(f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
                     f"retry with: ivifbench report --results {out}")  # fmt: skip
             summary.report_seconds = time.time() - t_rep
+            summary.seconds = time.time() - t0
             manifest["timings"]["report_seconds"] = round(summary.report_seconds, 3)
-        summary.seconds = time.time() - t0
-        manifest["timings"]["total_seconds"] = round(summary.seconds, 3)
-        store.finish_run(
-            run_id, status=status if not summary.failed else f"{status} with failures",
-            n_ok=summary.ok, n_failed=summary.failed, n_cached=summary.cached, manifest=manifest,
-        )  # fmt: skip
+            manifest["timings"]["total_seconds"] = round(summary.seconds, 3)
+            store.finish_run(run_id, status=final, manifest=manifest, **counts)
         store.close()
     return summary
 

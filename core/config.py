@@ -89,7 +89,23 @@ class MethodSpec(_Model):
 class SyntheticSpec(_Model):
     pairs: int = Field(8, ge=2, le=10000)
     seed: int = 0
-    size: int | None = Field(None, ge=16, le=4096)
+    size: int | tuple[int, int] | None = None  # (width, height), or one number for a square; default: the replica's
+
+    @field_validator("size")
+    @classmethod
+    def _size_ok(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        w, h = (v, v) if isinstance(v, int) else v
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            raise ValueError(f"synthetic size {w}×{h} is out of range")
+        return v
+
+    @property
+    def wh(self) -> tuple[int, int] | None:
+        if self.size is None:
+            return None
+        return (self.size, self.size) if isinstance(self.size, int) else tuple(self.size)  # type: ignore[return-value]
 
 
 class DatasetSpec(_Model):
@@ -100,6 +116,7 @@ class DatasetSpec(_Model):
     synthetic: SyntheticSpec | None = None
     splits: list[str] | None = None  # splits scored with the fusion metrics (default: every split of the dataset)
     limit: int | None = Field(None, ge=1)  # first N pairs (by id) of each split
+    options: dict[str, Any] = Field(default_factory=dict)  # reader options, e.g. m3fd split_files: {train: ids.txt}
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
@@ -361,9 +378,15 @@ def check_suite(suite: Suite) -> tuple[list[str], list[str]]:
             continue
         if d.root is not None and not Path(d.root).expanduser().is_dir():
             errors.append(f"{where}: root not found: {d.root} (point root: at the folder in the native layout)")
+        splits = tuple(reader_cls.splits)
+        if d.root is not None and Path(d.root).expanduser().is_dir():
+            try:
+                splits = tuple(reader_cls(Path(d.root).expanduser(), **d.options).splits)
+            except Exception as exc:
+                errors.append(f"{where}: cannot open {d.root}: {exc}")
         for s in d.splits or ():
-            if s not in reader_cls.splits:
-                errors.append(f"{where}: no split '{s}' (splits: {', '.join(reader_cls.splits)})")
+            if s not in splits:
+                errors.append(f"{where}: no split '{s}' (splits: {', '.join(splits)})")
     if suite.metrics is not None:
         errors += _check_metrics(suite.metrics, method_names)
     for i, t in enumerate(suite.tasks):
@@ -404,16 +427,22 @@ def _did_you_mean(name: str, names: list[str]) -> str:
 
 
 def _check_metrics(spec: MetricsSpec, method_names: list[str]) -> list[str]:
+    import importlib
+
     errors: list[str] = []
+    module_name = spec.engine.partition(":")[0]
     try:
-        from ivifbench.metrics import METRICS  # type: ignore[attr-defined]
-    except ImportError:
-        return ["metrics: the metric engine (ivifbench.metrics.METRICS) is not available in this installation"]
-    if spec.names != "all":
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return [f"metrics.engine: cannot import the metric engine '{module_name}' ({exc})"]
+    if not callable(getattr(module, spec.engine.partition(":")[2] or "score_folders", None)):
+        errors.append(f"metrics.engine: '{spec.engine}' is not a function")
+    metrics = getattr(module, "METRICS", None)
+    if spec.names != "all" and metrics is not None:
         for n in spec.names:
-            if n not in METRICS:
-                errors.append(f"metrics.names: {METRICS.suggest(n)}")
-    conventions = _known_conventions()
+            if n not in metrics:
+                errors.append(f"metrics.names: {metrics.suggest(n)}")
+    conventions = sorted(getattr(module, "CONVENTIONS", None) or [])
     if conventions and spec.convention not in conventions:
         errors.append(
             f"metrics.convention: unknown convention '{spec.convention}'{_did_you_mean(spec.convention, conventions)}"
@@ -423,13 +452,3 @@ def _check_metrics(spec: MetricsSpec, method_names: list[str]) -> list[str]:
         if name not in method_names:
             errors.append(f"metrics.methods: '{name}' is not in this suite's methods{_did_you_mean(name, method_names)}")
     return errors
-
-
-def _known_conventions() -> list[str]:
-    try:
-        import ivifbench.metrics as m
-
-        conv = getattr(m, "CONVENTIONS", None)
-        return sorted(conv) if conv else []
-    except ImportError:
-        return []

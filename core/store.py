@@ -278,7 +278,11 @@ class ResultsStore:
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def commit_unit(self, rec: UnitRecord, run_id: str | None = None) -> None:
-        """Write one finished unit and all its rows in one transaction, replacing whatever held its slot before."""
+        """Write one finished unit and all its rows in one transaction, replacing whatever held its slot before.
+
+        Rows are keyed by what they measure (e.g. method, dataset, split, image, metric, convention), and that key
+        lies inside the unit's slot, so a row can only collide with the previous holder of the slot, which goes first.
+        """
         if rec.status not in ("ok", "failed"):
             raise ValueError(f"unit status must be 'ok' or 'failed', got {rec.status!r}")
         seconds = (rec.finished - rec.started) if rec.started is not None and rec.finished is not None else None
@@ -297,23 +301,23 @@ class ResultsStore:
             )  # fmt: skip
             if rec.image_metrics:
                 db.executemany(
-                    "INSERT OR REPLACE INTO image_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO image_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (rec.method, rec.dataset, rec.split, img, m, conv, _num(v), rec.key)
-                        for img, m, conv, v in rec.image_metrics
+                        for (img, m, conv), v in {(i, m, c): v for i, m, c, v in rec.image_metrics}.items()
                     ],
                 )
             if rec.task_results:
                 db.executemany(
-                    "INSERT OR REPLACE INTO task_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO task_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (rec.method, rec.dataset, rec.task, rec.protocol, rec.seed, m, _num(v), rec.key)
-                        for m, v in rec.task_results
+                        for m, v in dict(rec.task_results).items()
                     ],
                 )
             if rec.fused:
                 db.executemany(
-                    "INSERT OR REPLACE INTO fused VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO fused VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(rec.method, rec.dataset, rec.split, img, p, ir, vis, rec.key) for img, p, ir, vis in rec.fused],
                 )
             for name, source, hib, info in rec.metric_info:

@@ -51,6 +51,7 @@ class Scan:
     pairs: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     missing: bool = False  # the split's folders are not there at all
+    seen: set[str] = field(default_factory=set)  # every id with at least one image (paired or not)
 
 
 def list_by_stem(folder: Path, problems: list[str], suffixes: Iterable[str] = IMAGE_SUFFIXES) -> dict[str, Path]:
@@ -89,6 +90,7 @@ def pair_by_stem(ir_dir: Path, vis_dir: Path) -> Scan:
         if ir_dir.is_dir():
             scan.problems.append(f"{vis[stem]}: no infrared partner '{stem}.*' in {ir_dir}/")
     scan.pairs = {s: (ir[s], vis[s]) for s in sorted(set(ir) & set(vis))}
+    scan.seen = set(ir) | set(vis)
     return scan
 
 
@@ -97,7 +99,7 @@ def _encode(path: Path, pixels: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    kwargs = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}
+    kwargs = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {"compress_level": 1}
     Image.fromarray(pixels).save(tmp, format=fmt, **kwargs)
     tmp.replace(path)
 
@@ -121,6 +123,7 @@ class FolderPairReader(DatasetReader):
     ir_ext: ClassVar[str] = ".png"
     vis_ext: ClassVar[str] = ".png"
     ir_stored_rgb: ClassVar[bool] = False  # the real files store grey IR as three equal channels
+    vis_stored_rgb: ClassVar[bool] = False  # grey visible (TNO) stored as three equal channels
     synth_shares: ClassVar[dict[str, float]] = {}  # fraction of replica pairs per split (default: all in one)
 
     def __init__(self, root: str | Path) -> None:
@@ -150,8 +153,8 @@ class FolderPairReader(DatasetReader):
         return pair_by_stem(self.root / d.ir, self.root / d.vis)
 
     def _label_dir(self, split: str) -> Path | None:
-        d = self.layout[split]
-        return self.root / d.label if d.label else None
+        d = self.layout.get(split)
+        return self.root / d.label if d is not None and d.label else None
 
     def _label_path(self, split: str, pair_id: str) -> Path | None:
         folder = self._label_dir(split)
@@ -186,7 +189,8 @@ class FolderPairReader(DatasetReader):
                 out.append(Pair(pid, s, ir, vis, label if label is not None and label.is_file() else None))
         if not present:
             raise InputError(f"{self.root}: no split of {self.name} found (expected {self._expected()})")
-        return sorted(out, key=lambda p: (p.split, p.id))
+        order = {s: i for i, s in enumerate(self.splits)}
+        return sorted(out, key=lambda p: (order.get(p.split, len(order)), p.id))
 
     # ------------------------------------------------------------------------------------------------ check
     def check(self) -> CheckReport:
@@ -198,7 +202,7 @@ class FolderPairReader(DatasetReader):
             scan = self._scan(s)
             report.counts[s] = len(scan.pairs)
             report.labels[s] = 0
-            seen_ids[s] = set(scan.pairs)
+            seen_ids[s] = set(scan.pairs) | scan.seen
             if scan.missing:
                 report.problems.append(self._missing_split(s))
                 continue
@@ -375,13 +379,16 @@ class FolderPairReader(DatasetReader):
             raise InputError(f"replica size {w}×{h} is too small; use at least 64×48")
         out = Path(out)
         root = cls.synth_root(out)
+        if root.is_dir() and any(root.iterdir()):
+            raise InputError(f"{root}: not empty; write the {cls.name} replica to a new folder (or remove this one)")
         for index, (split, k) in enumerate(cls.synth_plan(pairs)):
             scene = render(pair_rng(seed, cls.name, index), (w, h), cls.preset)
             stem = cls.synth_stem(index, split, k, scene)
             ir_path, vis_path, label_path = cls.synth_paths(root, split, stem)
             ir = np.repeat(scene.ir[..., None], 3, -1) if cls.ir_stored_rgb else scene.ir
             _encode(ir_path, ir)
-            _encode(vis_path, scene.vis)
+            vis = np.repeat(scene.vis[..., None], 3, -1) if scene.vis.ndim == 2 and cls.vis_stored_rgb else scene.vis
+            _encode(vis_path, vis)
             if label_path is not None:
                 cls.write_label(label_path, scene, vis_path.name, root)
         cls.synth_extras(out, root, pairs, seed)

@@ -34,7 +34,8 @@ class M3FD(FolderPairReader):
     """M3FD (Liu et al., TarDAL, CVPR 2022): 4200 aligned 1024×768 pairs with 6-class VOC boxes.
 
     Layout: ``M3FD_Detection/{Ir,Vis}/<id>.png`` and ``M3FD_Detection/Annotation/<id>.xml`` (the root may be
-    ``M3FD_Detection`` itself or the folder holding it). M3FD has no official split: the reader gives split ``all``;
+    ``M3FD_Detection`` itself or the folder holding it; the 300-pair ``M3FD_Fusion/{Ir,Vis}`` reads as fusion-only, its
+    missing ``Annotation/`` being a note, not a problem). M3FD has no official split: the reader gives split ``all``;
     pass ``split_files={"train": path, "val": path, ...}`` (one id per line) to add named splits.
 
     Class-id order is TarDAL's (the dataset authors' training config, also used by most M3FD detection code): People,
@@ -51,6 +52,7 @@ class M3FD(FolderPairReader):
     layout: ClassVar[dict[str, SplitDirs]] = {"all": SplitDirs("Ir", "Vis", "Annotation")}
     label_kind = "voc"
     label_suffix = ".xml"
+    labels_optional = True  # M3FD_Fusion ({Ir,Vis}, 300 pairs, no boxes) reads as fusion-only, with a note
     ir_stored_rgb = True  # the release stores grey IR as RGB PNG
     preset = Preset(
         {0: "person", 1: "car", 2: "bus", 3: "motorcycle", 4: "lamp", 5: "truck"}, objects=(2, 5), night=0.4

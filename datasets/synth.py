@@ -228,7 +228,7 @@ STYLES: dict[str, ObjectStyle] = {
         "person", (0.22, 0.36), (0.36, 0.46), (0.78, 0.9), _CLOTHES, ((225, 180, 150), (30, 35, 70)), (0.08, -0.03)
     ),
     "car": ObjectStyle(
-        "car", (0.13, 0.19), (1.9, 2.3), (0.62, 0.72), _CAR_COLOURS, ((40, 50, 65), (15, 15, 18)), (-0.05, 0.12)
+        "car", (0.13, 0.19), (2.05, 2.45), (0.62, 0.72), _CAR_COLOURS, ((40, 50, 65), (15, 15, 18)), (-0.05, 0.12)
     ),
     "bus": ObjectStyle(
         "bus",
@@ -243,7 +243,7 @@ STYLES: dict[str, ObjectStyle] = {
     "truck": ObjectStyle(
         "truck",
         (0.19, 0.26),
-        (1.8, 2.1),
+        (1.6, 1.95),
         (0.52, 0.6),
         ((235, 235, 230), (220, 120, 30), (110, 115, 125)),
         ((40, 50, 60), (15, 15, 18)),
@@ -630,6 +630,8 @@ def render(rng: np.random.Generator, size: tuple[int, int], preset: Preset) -> S
             instances.append(Instance(cid, full))
             break
     instances = [i for i in instances if i.mask.any()]
+    if preset.salient and not instances:  # pragma: no cover - the first attempt always fits an empty scene
+        raise RuntimeError("could not place the salient object")
 
     if preset.salient:
         _sod_modalities(rng, vis, ir, instances[0].mask, h, w)

@@ -34,25 +34,32 @@ def gaussian_2d(size: int, sigma: float, *, dtype: torch.dtype = torch.float64, 
     return (g / g.sum()).to(dtype)
 
 
-def _filter_axis(x: Tensor, taps: Tensor, dim: int) -> Tensor:
-    """'valid' correlation of ``x`` with a 1-D kernel along ``dim`` as a sum of shifted slices.
+_SCIPY_MODES = {"zeros": "constant", "replicate": "nearest", "reflect": "mirror"}
 
-    Shifted sums keep the arithmetic identical on every device and are faster than float64 ``conv2d`` on a CPU (which
-    has no vectorised double-precision convolution); symmetric kernels pair taps to halve the multiplications.
-    """
+
+def _use_scipy(x: Tensor) -> bool:
+    """CPU float64 tensors are filtered by SciPy's C loops (direct sums, several times faster than torch's double
+    ``conv2d`` on a CPU); other devices use torch shifted sums. Both are direct correlations: they agree to round-off."""
+    return x.device.type == "cpu" and x.dtype == torch.float64 and not x.requires_grad
+
+
+def _scipy_corr1d(x: Tensor, taps: Tensor, dim: int, mode: str) -> Tensor:
+    from scipy.ndimage import correlate1d
+
+    arr = x.detach().contiguous().numpy()
+    out = correlate1d(arr, taps.detach().cpu().numpy().astype(arr.dtype), axis=dim % x.ndim, mode=mode, cval=0.0)
+    return torch.from_numpy(out)
+
+
+def _torch_corr1d_valid(x: Tensor, taps: Tensor, dim: int) -> Tensor:
+    """'valid' correlation along ``dim`` as a sum of shifted slices (symmetric kernels pair their taps)."""
     n = taps.numel()
     length = x.shape[dim] - n + 1
-    if length <= 0:
-        shape = list(x.shape)
-        shape[dim] = 0
-        return x.new_zeros(shape)
     w = taps.tolist()
-    symmetric = all(w[k] == w[n - 1 - k] for k in range(n // 2))
-    if symmetric:
-        out = x.narrow(dim, n // 2, length) * w[n // 2] if n % 2 else None
+    if n % 2 and all(w[k] == w[n - 1 - k] for k in range(n // 2)):
+        out = x.narrow(dim, n // 2, length) * w[n // 2]
         for k in range(n // 2):
-            pair = x.narrow(dim, k, length) + x.narrow(dim, n - 1 - k, length)
-            out = pair.mul_(w[k]) if out is None else out.add_(pair, alpha=w[k])
+            out.add_(x.narrow(dim, k, length) + x.narrow(dim, n - 1 - k, length), alpha=w[k])
         return out
     out = x.narrow(dim, 0, length) * w[0]
     for k in range(1, n):
@@ -60,16 +67,39 @@ def _filter_axis(x: Tensor, taps: Tensor, dim: int) -> Tensor:
     return out
 
 
+def correlate1d_valid(x: Tensor, taps: Tensor, dim: int) -> Tensor:
+    """MATLAB ``filter2(taps, x, 'valid')`` along one axis (odd-length kernels)."""
+    n = taps.numel()
+    length = x.shape[dim] - n + 1
+    if length <= 0:
+        shape = list(x.shape)
+        shape[dim] = 0
+        return x.new_zeros(shape)
+    if _use_scipy(x):
+        return _scipy_corr1d(x, taps, dim, "constant").narrow(dim, n // 2, length)
+    return _torch_corr1d_valid(x, taps.to(x), dim)
+
+
+def correlate1d_same(x: Tensor, taps: Tensor, dim: int, mode: str = "zeros") -> Tensor:
+    """Correlation along one axis keeping the size, borders padded by ``mode`` ('zeros', 'replicate', 'reflect')."""
+    if _use_scipy(x):
+        return _scipy_corr1d(x, taps, dim, _SCIPY_MODES[mode])
+    n = taps.numel()
+    padding = [0, 0] * (x.ndim - (dim % x.ndim) - 1) + [(n - 1) // 2, n - 1 - (n - 1) // 2]
+    xp = F.pad(x, padding) if mode == "zeros" else F.pad(x, padding, mode=mode)
+    return _torch_corr1d_valid(xp, taps.to(x), dim)
+
+
 def separable_valid(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = None) -> Tensor:
-    """MATLAB ``filter2(u·vᵀ, x, 'valid')`` for a separable window: rows kernel ``u`` (along H), columns ``v`` (along W)."""
+    """MATLAB ``filter2(u·vᵀ, x, 'valid')`` for a separable window: ``u`` along H, ``v`` along W."""
     taps_cols = taps_rows if taps_cols is None else taps_cols
-    return _filter_axis(_filter_axis(x, taps_rows, -2), taps_cols, -1)
+    return correlate1d_valid(correlate1d_valid(x, taps_rows, -2), taps_cols, -1)
 
 
 def separable_same(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = None, mode: str = "zeros") -> Tensor:
-    """``filter2(u·vᵀ, x, 'same')``: zero padding by default; ``mode='replicate'``/``'reflect'`` pad as torch does."""
+    """``filter2(u·vᵀ, x, 'same')`` (zero padding) or ``imfilter`` with 'replicate'/'reflect' borders."""
     taps_cols = taps_rows if taps_cols is None else taps_cols
-    return separable_valid(pad(x, taps_rows.numel(), taps_cols.numel(), mode), taps_rows, taps_cols)
+    return correlate1d_same(correlate1d_same(x, taps_rows, -2, mode), taps_cols, -1, mode)
 
 
 def pad(x: Tensor, kh: int, kw: int, mode: str = "zeros") -> Tensor:
@@ -81,18 +111,20 @@ def pad(x: Tensor, kh: int, kw: int, mode: str = "zeros") -> Tensor:
     return F.pad(x, (left, right, top, bottom), mode=mode)
 
 
-def correlate_same(x: Tensor, kernel: Tensor, mode: str = "zeros") -> Tensor:
-    """2-D correlation (``filter2``/``imfilter``) with a small kernel, output the input size."""
-    kh, kw = kernel.shape
-    b, c, h, w = x.shape
-    xp = pad(x, kh, kw, mode).reshape(b * c, 1, h + kh - 1, w + kw - 1)
-    out = F.conv2d(xp, kernel.to(x)[None, None])
-    return out.reshape(b, c, h, w)
+def _as_taps(values: list[float], like: Tensor) -> Tensor:
+    return torch.tensor(values, dtype=like.dtype, device=like.device)
 
 
-def convolve_same(x: Tensor, kernel: Tensor) -> Tensor:
-    """MATLAB ``conv2(x, k, 'same')``: true convolution (kernel flipped), zero padding."""
-    return correlate_same(x, torch.flip(kernel, (0, 1)))
+def sobel_pair(x: Tensor, mode: str = "zeros") -> tuple[Tensor, Tensor]:
+    """Correlations with [−1 0 1; −2 0 2; −1 0 1] (gx) and [−1 −2 −1; 0 0 0; 1 2 1] (gy), separably, input size.
+
+    MATLAB ``conv2(x, [−1 0 1; −2 0 2; −1 0 1])`` is −gx and ``conv2(x, [1 2 1; 0 0 0; −1 −2 −1])`` is gy.
+    Integer data give exact integer responses.
+    """
+    smooth, diff = _as_taps([1.0, 2.0, 1.0], x), _as_taps([-1.0, 0.0, 1.0], x)
+    gx = correlate1d_same(correlate1d_same(x, smooth, -2, mode), diff, -1, mode)
+    gy = correlate1d_same(correlate1d_same(x, diff, -2, mode), smooth, -1, mode)
+    return gx, gy
 
 
 def matlab_gradient(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -110,10 +142,6 @@ def matlab_gradient(x: Tensor) -> tuple[Tensor, Tensor]:
         return g
 
     return along(x, -1), along(x, -2)
-
-
-SOBEL_Y = torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]], dtype=torch.float64)
-"""MATLAB ``fspecial('sobel')`` (emphasises horizontal edges, i.e. the vertical derivative)."""
 
 
 def round_half_away(x: Tensor) -> Tensor:

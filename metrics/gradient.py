@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from ivifbench.metrics.filters import SOBEL_Y, convolve_same, correlate_same, matlab_gradient, plane_mean
+from ivifbench.metrics.filters import matlab_gradient, plane_mean, sobel_pair
 
 
 def spatial_frequency(fused: Tensor, *, variant: str = "canonical", scale: float = 1.0) -> Tensor:
@@ -49,19 +49,14 @@ def average_gradient(fused: Tensor, *, denominator: str = "(M-1)(N-1)") -> Tenso
 
 def edge_intensity(fused: Tensor) -> Tensor:
     """EI (VIFB) = mean √(gx² + gy²), Sobel (``fspecial('sobel')``) correlation with replicated borders."""
-    gy = correlate_same(fused, SOBEL_Y, mode="replicate")
-    gx = correlate_same(fused, SOBEL_Y.T.contiguous(), mode="replicate")
+    gx, gy = sobel_pair(fused, mode="replicate")
     return plane_mean(torch.sqrt(gx * gx + gy * gy)).mean(1)
 
 
-_QABF_HX = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=torch.float64)
-_QABF_HY = torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]], dtype=torch.float64)
-
-
 def _qabf_edges(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Strength g and orientation α of every pixel: true convolutions, zero padding (border edges count), atan."""
-    sx = convolve_same(x, _QABF_HX)
-    sy = convolve_same(x, _QABF_HY)
+    """Strength g and orientation α of every pixel: true convolutions with zero padding (border edges count), atan."""
+    gx, gy = sobel_pair(x)
+    sx, sy = -gx, gy  # conv2 with [−1 0 1; −2 0 2; −1 0 1] and [1 2 1; 0 0 0; −1 −2 −1]: signs matter at Sx == 0
     g = torch.sqrt(sx * sx + sy * sy)
     zero = sx == 0
     alpha = torch.where(zero, torch.full_like(sx, math.pi / 2), torch.atan(sy / torch.where(zero, 1, sx)))
@@ -116,8 +111,8 @@ def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -
     """
     c = fused.shape[1]
     x = torch.cat((fused, ir, vis), 1)
-    gh = correlate_same(x, _QABF_HX / 8, mode="reflect")
-    gv = correlate_same(x, _QABF_HX.T.contiguous() / 8, mode="reflect")
+    gh, gv = sobel_pair(x, mode="reflect")
+    gh, gv = gh / 8, gv / 8
     g = torch.sqrt(gh * gh + gv * gv)
     both0 = (gh == 0) & (gv == 0)
     alpha = torch.where(both0, torch.zeros_like(gh), torch.atan(gv / torch.where(both0, 1, gh)))

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from ivifbench.metrics.filters import normalize1, round_half_away
+from ivifbench.metrics.filters import normalize1
 
 
 def _bins(x: Tensor, how: str = "round") -> Tensor:
@@ -21,8 +21,8 @@ def _bins(x: Tensor, how: str = "round") -> Tensor:
         v = torch.floor(x)
     elif how == "minmax":  # VIFB's MI: min-max each plane to [0, 1], then int16(x·255) (rounds half away)
         v = normalize1(x)
-    else:
-        v = round_half_away(x)
+    else:  # MATLAB rounding (half away from zero); the values are ≥ 0 here
+        v = torch.floor(x + 0.5)
     return v.clamp(0, 255).to(torch.int64)
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ivifbench.metrics.filters import SOBEL_Y, correlate_same, normalize1
+from ivifbench.metrics.filters import normalize1, separable_same, sobel_pair
 
 
 def _freq_radius(h: int, w: int, divisor: float, dtype: torch.dtype, device) -> Tensor:
@@ -32,14 +32,16 @@ def _csf_filter(x: Tensor, response: Tensor) -> Tensor:
     return torch.fft.ifft2(torch.fft.ifftshift(spec, dim=(-2, -1)))
 
 
-def _unnormalised_gaussian(sigma: float, size: int, dtype, device) -> Tensor:
+def _gaussian_filter_complex(x: Tensor, sigma: float, size: int = 31) -> Tensor:
+    """``filter2(G, x, 'same')`` (zero padding) with the unnormalised size×size Gaussian e^{−r²/2σ²}/(2πσ²), which
+    is separable: the 1-D factor e^{−t²/2σ²} on both axes, times 1/(2πσ²)."""
     half = size // 2
-    t = torch.arange(-half, half + 1, dtype=dtype, device=device)
-    return torch.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma * sigma)) / (2 * math.pi * sigma * sigma)
-
-
-def _filter_complex(x: Tensor, kernel: Tensor) -> Tensor:
-    return torch.complex(correlate_same(x.real.contiguous(), kernel), correlate_same(x.imag.contiguous(), kernel))
+    t = torch.arange(-half, half + 1, dtype=x.real.dtype, device=x.device)
+    taps = torch.exp(-(t * t) / (2 * sigma * sigma))
+    scale = 1 / (2 * math.pi * sigma * sigma)
+    re = separable_same(x.real.contiguous(), taps) * scale
+    im = separable_same(x.imag.contiguous(), taps) * scale
+    return torch.complex(re, im)
 
 
 def q_chen_blum(fused: Tensor, ir: Tensor, vis: Tensor, *, drop_nan: bool = True) -> Tensor:
@@ -59,9 +61,7 @@ def q_chen_blum(fused: Tensor, ir: Tensor, vis: Tensor, *, drop_nan: bool = True
     r = _freq_radius(h, w, 30.0, x.dtype, x.device)
     csf = torch.exp(-((r / 15.3870) ** 2)) - 0.7622 * torch.exp(-((r / 1.3456) ** 2))
     xf = _csf_filter(x, csf)
-    g2 = _unnormalised_gaussian(2.0, 31, x.dtype, x.device)
-    g4 = _unnormalised_gaussian(4.0, 31, x.dtype, x.device)
-    contrast = (_filter_complex(xf, g2) / _filter_complex(xf, g4) - 1).abs()
+    contrast = (_gaussian_filter_complex(xf, 2.0) / _gaussian_filter_complex(xf, 4.0) - 1).abs()
     cp = contrast**3 / (contrast**2 + 1e-4)
     cp_f, cp_a, cp_b = cp.split(c, 1)
 
@@ -96,8 +96,7 @@ def q_chen_varshney(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     """
     c = fused.shape[1]
     x = normalize1(torch.cat((fused, ir, vis), 1))
-    gy = correlate_same(x, SOBEL_Y.flip(0).contiguous())  # [-1 -2 -1; 0 0 0; 1 2 1]
-    gx = correlate_same(x, SOBEL_Y.flip(0).T.contiguous())  # [-1 0 1; -2 0 2; -1 0 1]
+    gx, gy = sobel_pair(x)
     g = torch.sqrt(gx * gx + gy * gy)
     sal = _block_reduce(g**5, 16, "sum")
     _, sal_a, sal_b = sal.split(c, 1)

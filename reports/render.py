@@ -21,6 +21,13 @@ def fmt(v: Any) -> str:
     return f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
+def fmt_std(v: Any) -> str:
+    v = float(v)
+    if v == 0:
+        return "0"
+    return f"{v:.2g}" if abs(v) < 1000 else f"{v:.0f}"
+
+
 def arrow(hib: bool | None) -> str:
     return "" if hib is None else (" ↑" if hib else " ↓")
 
@@ -31,7 +38,7 @@ def cell(t: Table, method: str, col: str) -> str:
         return "—"
     s = fmt(v)
     if t.std is not None and col in t.std.columns and method in t.std.index and not pd.isna(t.std.at[method, col]):
-        s += f" ± {fmt(t.std.at[method, col])}"
+        s += f" ± {fmt_std(t.std.at[method, col])}"
     return s
 
 

@@ -10,7 +10,10 @@ here makes zero connections (``tests/test_detection_offline.py`` asserts it):
 * a TTF at ``<config>/Ultralytics/Arial.ttf`` and ``Arial.Unicode.ttf`` (a copy of matplotlib's bundled DejaVuSans), so the
   font check finds a file instead of downloading one;
 * settings ``sync`` and every integration (ClearML, Comet, DVC, MLflow, Ray Tune, TensorBoard, W&B) off, no API key;
-* and, by the callers: ``amp=False`` on CPU and absolute paths in ``data.yaml``.
+* ``ULTRALYTICS_SAFE_LOAD=1``: ultralytics loads every checkpoint with ``torch.load(weights_only=True)`` against an
+  allow-list of its own and torch's model classes (DESIGN.md: a checkpoint never unpickles arbitrary objects);
+* and, by the callers: ``amp=False`` on CPU, the CUDA AMP check (which downloads a model) skipped, absolute paths in
+  ``data.yaml``.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ def setup_offline(config_dir: str | Path | None = None) -> ModuleType:
     """
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "0"
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
     os.environ.pop("ULTRALYTICS_API_KEY", None)
     if "ultralytics" not in sys.modules:
         root = Path(config_dir) if config_dir is not None else config_root()
@@ -79,7 +83,10 @@ def setup_offline(config_dir: str | Path | None = None) -> ModuleType:
         _install_fonts(root / "Ultralytics")  # ultralytics appends "Ultralytics" to YOLO_CONFIG_DIR
 
     import ultralytics
+    import ultralytics.nn.tasks as ul_tasks
     from ultralytics import utils as ul_utils
+
+    ul_tasks.SAFE_LOAD = True  # read at call time; covers an ultralytics imported before this function ran
 
     _install_fonts(Path(ul_utils.USER_CONFIG_DIR))
     settings = ul_utils.SETTINGS

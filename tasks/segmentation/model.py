@@ -117,7 +117,12 @@ def segformer_cfg(
     }
     if crop_size is not None:
         preprocessor["size"] = tuple(int(s) for s in crop_size)
-    loss: dict[str, Any] = {"type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0}
+    loss: dict[str, Any] = {
+        "type": "CrossEntropyLoss",
+        "use_sigmoid": False,
+        "loss_weight": 1.0,
+        "avg_non_ignore": True,  # mean over scored pixels, as torch.nn.CrossEntropyLoss
+    }
     if class_weight is not None:
         loss["class_weight"] = list(class_weight)
     return {
@@ -292,6 +297,7 @@ def build_segformer(
         The model; call ``.eval()`` (and :func:`freeze`) to use it as a fixed segmenter.
     """
     import_mmseg()
+    from mmengine.config import ConfigDict
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
 
@@ -313,7 +319,7 @@ def build_segformer(
         else:
             cfg["decode_head"][key] = value
     with DefaultScope.overwrite_default_scope("mmseg"), quiet_mmengine():
-        model = MODELS.build(copy.deepcopy(cfg))
+        model = MODELS.build(ConfigDict(copy.deepcopy(cfg)))  # mmseg reads test_cfg.mode
         model.init_weights()
     if sd is not None:
         path = _checkpoint_path(checkpoint)  # type: ignore[arg-type]

@@ -19,16 +19,13 @@ from ivifbench.tasks.sod.data import SODSample, load_resized
 from ivifbench.tasks.sod.model import SaliencyNet
 from ivifbench.tasks.sod.scoring import SODScorer, read_map
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # MiT backbones are ImageNet-pretrained; inputs are normalised the same way
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
 @dataclass
 class TrainConfig:
     """Everything that shapes one training run (recorded in ``TaskResult.details``)."""
 
-    backbone: str = "mit_tiny"
-    pretrained: str | None = None  # MiT weights file (mmseg or NVlabs keys); None trains from scratch
+    backbone: str = "mit_b0"
+    decoder_channels: int | None = None  # None: SegFormer's (256 for B0/B1, 768 for B2-B5)
+    pretrained: str | None = None  # ImageNet MiT weights file (mmseg or NVlabs keys); None trains from scratch
     size: int = 96  # square training/inference input side
     batch: int = 8
     iters: int = 300
@@ -60,12 +57,9 @@ def bce_iou_loss(logits: Tensor, target: Tensor) -> Tensor:
     return bce + iou.mean()
 
 
-def _normalise(images: Tensor) -> Tensor:
-    """B×H×W×3 uint8 → B×3×H×W float, ImageNet-normalised."""
-    x = images.permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+def _to_float(images: Tensor) -> Tensor:
+    """B×H×W×3 uint8 → B×3×H×W float in [0, 1] (the network normalises with ImageNet statistics itself)."""
+    return images.permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def lr_factor(it: int, cfg: TrainConfig) -> float:
@@ -86,12 +80,7 @@ def resolve_device(name: str) -> torch.device:
 
 def build_model(cfg: TrainConfig) -> SaliencyNet:
     """The network of ``cfg``, with its pretrained backbone loaded when one is named."""
-    from ivifbench.tasks.sod.model import load_backbone
-
-    model = SaliencyNet(cfg.backbone, drop_path=cfg.drop_path)
-    if cfg.pretrained:
-        load_backbone(model, cfg.pretrained)
-    return model
+    return SaliencyNet(cfg.backbone, cfg.decoder_channels, pretrained=cfg.pretrained, drop_path=cfg.drop_path)
 
 
 def train(
@@ -133,7 +122,7 @@ def train(
             order, cursor = torch.randperm(n, generator=gen), 0
         idx = order[cursor : cursor + batch]
         cursor += batch
-        x = _normalise(images[idx].to(device))
+        x = _to_float(images[idx].to(device))
         y = masks[idx].to(device).unsqueeze(1).float().div_(255.0)
         if cfg.flip:
             flip = torch.rand(batch, generator=gen) < 0.5
@@ -179,7 +168,7 @@ def predict(
     step = batch or max(cfg.batch, 1)
     for start in range(0, len(samples), step):
         chunk = samples[start : start + step]
-        logits = model(_normalise(torch.from_numpy(images_np[start : start + len(chunk)]).to(device)))
+        logits = model(_to_float(torch.from_numpy(images_np[start : start + len(chunk)]).to(device)))
         for k, sample in enumerate(chunk):
             gt = read_map(sample.mask)
             up = F.interpolate(logits[k : k + 1], size=gt.shape, mode="bilinear", align_corners=False)
@@ -195,7 +184,7 @@ def save_checkpoint(model: SaliencyNet, cfg: TrainConfig, path: Path, extra: dic
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "meta": {"task": "sod", "backbone": cfg.backbone, "size": cfg.size, **(extra or {})},
+        "meta": {"task": "sod", **model.arch, "size": cfg.size, **(extra or {})},
     }
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
@@ -204,7 +193,7 @@ def save_checkpoint(model: SaliencyNet, cfg: TrainConfig, path: Path, extra: dic
 
 
 def load_model(path: str | Path, cfg: TrainConfig) -> tuple[SaliencyNet, dict[str, Any]]:
-    """Rebuild a network saved by :func:`save_checkpoint` (weights-only); ``cfg.backbone``/``size`` are taken from it.
+    """Rebuild a network saved by :func:`save_checkpoint` (weights-only); its architecture and ``size`` go into ``cfg``.
 
     Raises:
         InputError: the file is not an ivifbench SOD checkpoint.
@@ -216,8 +205,9 @@ def load_model(path: str | Path, cfg: TrainConfig) -> tuple[SaliencyNet, dict[st
     meta = ckpt.get("meta")
     if not isinstance(meta, dict) or meta.get("task") != "sod" or "state_dict" not in ckpt:
         raise InputError(f"{path}: not an ivifbench SOD checkpoint (write one with a vt5000 run: out/seed<k>/model.pth)")
-    cfg.backbone, cfg.size = str(meta["backbone"]), int(meta["size"])
-    model = SaliencyNet(cfg.backbone, drop_path=cfg.drop_path)
+    cfg.backbone, cfg.decoder_channels, cfg.size = str(meta["backbone"]), int(meta["decoder_channels"]), int(meta["size"])
+    cfg.pretrained = None
+    model = SaliencyNet(cfg.backbone, cfg.decoder_channels, drop_path=cfg.drop_path)
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as exc:
