@@ -63,8 +63,11 @@ class DatasetReader:
         """The pairs of ``split`` (every split when ``None``), sorted by id."""
         raise NotImplementedError
 
-    def check(self) -> CheckReport:
-        """Count pairs and labels per split and list every problem (missing partner, size mismatch, bad file...)."""
+    def check(self, progress: bool = False) -> CheckReport:
+        """Count pairs and labels per split and list every problem (missing partner, size mismatch, bad file...).
+
+        ``progress`` may show a progress bar on stderr for large datasets.
+        """
         raise NotImplementedError
 
     @classmethod

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import typer
+
 from ivifbench.errors import InputError, IvifError
 
 app = typer.Typer(help="List, check and synthesise datasets.", no_args_is_help=True)
@@ -34,8 +35,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 @app.command("list")
 def list_() -> None:
     """List datasets: name, tasks, splits, number of classes, description."""
-    from ivifbench.datasets import DATASETS
     from rich.table import Table
+
+    from ivifbench.datasets import DATASETS
 
     table = Table(title="datasets")
     for col in ("name", "tasks", "splits", "classes", "description"):
@@ -58,8 +60,9 @@ def check(
     ),
 ) -> None:
     """Count pairs and labels per split and list every problem (exit code 1 when there is one)."""
-    from ivifbench.datasets import DATASETS
     from rich.table import Table
+
+    from ivifbench.datasets import DATASETS
 
     cls = DATASETS.get(name)
     if split_file:
@@ -75,7 +78,7 @@ def check(
     else:
         reader = cls(root)
     start = time.perf_counter()
-    report = reader.check()
+    report = reader.check(progress=True)
     console = _console()
     table = Table(title=f"{name} at {reader.root}")
     table.add_column("split")

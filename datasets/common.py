@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
+from PIL import Image
+
 from ivifbench.datasets.base import CheckReport, DatasetReader, Pair
 from ivifbench.datasets.labels import (
     VocAnnotation,
@@ -30,7 +32,6 @@ from ivifbench.datasets.labels import (
 from ivifbench.datasets.synth import DEFAULT_SIZE, Preset, Scene, pair_rng, render
 from ivifbench.errors import InputError
 from ivifbench.imageio import IMAGE_SUFFIXES, read_image
-from PIL import Image
 
 LabelKind = Literal["voc", "seg", "mask"]
 
@@ -193,8 +194,12 @@ class FolderPairReader(DatasetReader):
         return sorted(out, key=lambda p: (order.get(p.split, len(order)), p.id))
 
     # ------------------------------------------------------------------------------------------------ check
-    def check(self) -> CheckReport:
-        """Count pairs and labels per split and list every problem, one line each naming the file."""
+    def check(self, progress: bool = False) -> CheckReport:
+        """Count pairs and labels per split and list every problem, one line each naming the file.
+
+        Every image is decoded (truncated files are found), in a few threads. ``progress`` shows a bar on stderr for
+        datasets of 200 pairs or more.
+        """
         report = CheckReport(self.name, self.root)
         jobs: list[tuple[str, str, Path, Path, Path | None]] = []
         seen_ids: dict[str, set[str]] = {}
@@ -214,18 +219,25 @@ class FolderPairReader(DatasetReader):
             if label_dir is not None and not label_dir.is_dir():
                 use_labels = False
                 if self.labels_optional:
-                    report.notes.append(f"{label_dir}/: not present; split '{s}' is usable for fusion only")
+                    report.notes.append(f"{label_dir}/: not present; its pairs are usable for fusion only")
                 else:
-                    report.problems.append(f"{label_dir}/: missing label folder for split '{s}'")
+                    report.problems.append(f"{label_dir}/: missing label folder")
             for pid, (ir, vis) in scan.pairs.items():
                 jobs.append((s, pid, ir, vis, self._label_path(s, pid) if use_labels else None))
         with ThreadPoolExecutor(check_workers()) as pool:
-            results = list(pool.map(lambda job: self._check_pair(*job), jobs))
-        for (s, *_), (problems, labelled) in zip(jobs, results, strict=True):
-            report.problems.extend(problems)
-            report.labels[s] += int(labelled)
+            results = pool.map(lambda job: self._check_pair(*job), jobs)
+            if progress and len(jobs) >= 200:
+                from ivifbench.progress import track
+
+                results = track(results, len(jobs), f"checking {self.name}")
+            for (s, *_), (problems, labelled) in zip(jobs, results, strict=True):
+                report.problems.extend(problems)
+                report.labels[s] += int(labelled)
         report.problems.extend(self._orphan_labels(seen_ids))
         report.problems.extend(self._extra_checks(seen_ids))
+        # one line each, each once (splits that share a label folder would repeat its problems)
+        report.problems = list(dict.fromkeys(" ".join(p.splitlines()) for p in report.problems))
+        report.notes = list(dict.fromkeys(report.notes))
         return report
 
     def _missing_split(self, split: str) -> str:

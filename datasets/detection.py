@@ -85,12 +85,12 @@ class M3FD(FolderPairReader):
             key=lambda p: p.id,
         )
 
-    def check(self) -> CheckReport:
+    def check(self, progress: bool = False) -> CheckReport:
         """Check ``all``; each split file is counted and its unknown ids are problems."""
         splits = self.splits
         self.splits = ("all",)  # type: ignore[misc]
         try:
-            report = super().check()
+            report = super().check(progress)
         finally:
             self.splits = splits  # type: ignore[misc]
         known = set(super()._scan("all").pairs)

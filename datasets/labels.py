@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from ivifbench.errors import InputError
 from PIL import Image, UnidentifiedImageError
+
+from ivifbench.errors import InputError
 
 Number = int | float
 

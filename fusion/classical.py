@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pywt
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ivifbench.fusion.base import FusionMethod, MethodInfo

@@ -66,10 +66,10 @@ def fuse(
     param: list[str] = typer.Option([], "--param", help="Method parameter as key=value (repeatable)."),
 ) -> None:
     """Fuse every IR/visible pair of two folders with one method."""
-    from ivifbench.params import parse_assignments
     from ivifbench.fusion import create_method
     from ivifbench.fusion.apply import fuse_pairs
     from ivifbench.imageio import pair_folders
+    from ivifbench.params import parse_assignments
 
     fusion = create_method(method, weights=weights, device=device, **parse_assignments(param))
     report = fuse_pairs(fusion, pair_folders(ir, vis), out, batch_size=batch_size)

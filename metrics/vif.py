@@ -16,51 +16,38 @@ _SIGMA_N_SQ = 2.0
 
 
 def vifp_terms(ref: Tensor, dist: Tensor, *, saturate_uint8: bool = False) -> tuple[Tensor, Tensor]:
-    """Numerator and denominator of ``vifp_mscale(ref, dist)`` per plane (B×C each), over 4 scales.
+    """Numerator and denominator of ``vifp_mscale(ref, dist)`` per plane, over 4 scales.
 
-    ``ref`` may hold several sources stacked along C (a multiple of ``dist``'s C): ``dist`` is filtered once and shared.
+    ``ref`` is B×S×C×H×W (S sources scored against one ``dist`` B×C×H×W, which is filtered once and broadcast);
+    returns B×S×C numerator and denominator.
     Scale s uses an N×N Gaussian window, N = 2^(5−s)+1 (17, 9, 5, 3), σ = N/5, 'valid' filtering; for s > 1 both
     images are first filtered and decimated by 2. σ_n² = 2; variances below 1e-10 are clamped as in the reference.
     Scales whose 'valid' output is empty contribute 0 (MATLAB's sum over an empty array).
     """
-    reps = ref.shape[1] // dist.shape[1]
-    num = ref.new_zeros(ref.shape[:2])
-    den = ref.new_zeros(ref.shape[:2])
-    x, f = ref, dist
+    num = ref.new_zeros(ref.shape[:3])
+    den = ref.new_zeros(ref.shape[:3])
+    x, f = ref, dist[:, None]
     for scale in range(1, 5):
         n = 2 ** (5 - scale) + 1
         win = gaussian_1d(n, n / 5, dtype=ref.dtype, device=ref.device)
         if scale > 1:
-            both = separable_valid(torch.cat((x, f), 1), win)[..., ::2, ::2]
-            x, f = both[:, : x.shape[1]], both[:, x.shape[1] :]
-        fr = f.repeat(1, reps, 1, 1)
-        xx, ff, xf = x * x, f * f, x * fr
+            x = separable_valid(x, win)[..., ::2, ::2]
+            f = separable_valid(f, win)[..., ::2, ::2]
+        xx, ff, xf = x * x, f * f, x * f
         if saturate_uint8 and scale == 1:  # Tang's pre-2023 code multiplied uint8 arrays: products saturate at 255
             xx, ff, xf = xx.clamp(max=255), ff.clamp(max=255), xf.clamp(max=255)
-        k, m = x.shape[1], f.shape[1]
-        filt = separable_valid(torch.cat((x, xx, xf, f, ff), 1), win)
-        mu1, e_xx, e_xf = filt[:, :k], filt[:, k : 2 * k], filt[:, 2 * k : 3 * k]
-        mu2, e_ff = filt[:, 3 * k : 3 * k + m], filt[:, 3 * k + m :]
-        mu2r = mu2.repeat(1, reps, 1, 1)
-        sigma1_sq = (e_xx - mu1 * mu1).clamp(min=0)
-        sigma2_sq = (e_ff - mu2 * mu2).clamp(min=0).repeat(1, reps, 1, 1)
-        sigma12 = e_xf - mu1 * mu2r
-
+        mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
+        sigma1_sq = (separable_valid(xx, win) - mu1 * mu1).clamp_(min=0)
+        sigma2_sq = (separable_valid(ff, win) - mu2 * mu2).clamp_(min=0)
+        sigma12 = separable_valid(xf, win) - mu1 * mu2
+        # The reference's cascade of clamps, folded: a pixel adds to the numerator only where σ1² ≥ 1e-10,
+        # σ2² ≥ 1e-10 and g ≥ 0 (elsewhere g = 0); there sv² = max(σ2² − g·σ12, 1e-10). σ1² < 1e-10 counts as 0.
+        sigma1_sq = torch.where(sigma1_sq < _EPS, 0, sigma1_sq)
         g = sigma12 / (sigma1_sq + _EPS)
-        sv_sq = sigma2_sq - g * sigma12
-        low1 = sigma1_sq < _EPS
-        g = torch.where(low1, 0, g)
-        sv_sq = torch.where(low1, sigma2_sq, sv_sq)
-        sigma1_sq = torch.where(low1, 0, sigma1_sq)
-        low2 = sigma2_sq < _EPS
-        g = torch.where(low2, 0, g)
-        sv_sq = torch.where(low2, 0, sv_sq)
-        neg = g < 0
-        sv_sq = torch.where(neg, sigma2_sq, sv_sq)
-        g = torch.where(neg, 0, g)
-        sv_sq = sv_sq.clamp(min=_EPS)  # sv_sq <= 1e-10 → 1e-10
-
-        num += torch.log10(1 + g * g * sigma1_sq / (sv_sq + _SIGMA_N_SQ)).sum((-2, -1))
+        keep = (sigma1_sq > 0) & (sigma2_sq >= _EPS) & (g >= 0)
+        sv_sq = (sigma2_sq - g * sigma12).clamp_(min=_EPS)
+        term = torch.log10(1 + g * g * sigma1_sq / (sv_sq + _SIGMA_N_SQ))
+        num += torch.where(keep, term, 0).sum((-2, -1))
         den += torch.log10(1 + sigma1_sq / _SIGMA_N_SQ).sum((-2, -1))
     return num, den
 
@@ -85,9 +72,8 @@ def vif(
         InputError: an image smaller than 17×17 (the first window).
     """
     check_min_size(fused, 17, "VIF")
-    c = fused.shape[1]
-    num, den = vifp_terms(torch.cat((ir, vis), 1), fused, saturate_uint8=saturate_uint8)
+    num, den = vifp_terms(torch.stack((ir, vis), 1), fused, saturate_uint8=saturate_uint8)
     ratio = num / den
     if flat_value is not None:
         ratio = torch.where(den > 0, ratio, torch.full_like(ratio, flat_value))
-    return (ratio[:, :c] + ratio[:, c:]).mean(1)
+    return ratio.sum(1).mean(1)

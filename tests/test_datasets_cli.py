@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ivifbench.cli import main
 from ivifbench.datasets.cli import parse_size
 from ivifbench.errors import InputError

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from ivifbench.datasets.labels import (
     VocAnnotation,
     VocObject,
@@ -18,7 +20,6 @@ from ivifbench.datasets.labels import (
     write_voc_xml,
 )
 from ivifbench.errors import InputError
-from PIL import Image
 
 
 def _real_xml(shared_data: Path) -> list[Path]:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ivifbench.datasets import DATASETS, Pair
+from PIL import Image
+
+from ivifbench.datasets import DATASETS, Pair, open_dataset
 from ivifbench.datasets.detection import M3FD
 from ivifbench.datasets.labels import VocObject, read_voc_xml, write_voc_xml
 from ivifbench.errors import InputError
 from ivifbench.imageio import read_image
-from PIL import Image
 
 SMALL = (128, 96)
 ALL = ("flir", "fmb", "kaist", "llvip", "m3fd", "msrs", "roadscene", "tno", "vifb", "vt1000", "vt5000", "vt821")
@@ -70,11 +71,20 @@ def test_real_m3fd_root_forms_and_split_file(shared_data: Path, tmp_path: Path) 
     assert reader.splits == ("all", "val")
     assert [p.id for p in reader.pairs("val")] == ["00000", "00471"]
     assert all(p.split == "val" and p.label is not None for p in reader.pairs("val"))
-    (tmp_path / "bad.txt").write_text("99999\n")
-    bad = M3FD(shared_data / "m3fd", split_files={"train": tmp_path / "bad.txt"})
+
+
+def test_m3fd_split_file_problems(tmp_path: Path) -> None:
+    root = DATASETS.get("m3fd").synthesize(tmp_path / "m", pairs=2, size=SMALL)
+    (tmp_path / "bad.txt").write_text("00001\n99999\n")
+    bad = M3FD(root, split_files={"train": tmp_path / "bad.txt"})
     with pytest.raises(InputError, match="99999"):
         bad.pairs("train")
-    assert any("99999" in p for p in bad.check().problems)
+    report = bad.check()
+    assert report.counts == {"all": 2, "train": 1}
+    assert len(report.problems) == 1 and "99999" in report.problems[0]
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(InputError, match="lists no ids"):
+        M3FD(root, split_files={"val": tmp_path / "empty.txt"})
 
 
 def test_unknown_split_and_wrong_root(tmp_path: Path) -> None:
@@ -219,3 +229,19 @@ def test_kaist_and_flir_problems(tmp_path: Path) -> None:
     assert any("FLIR_00001_RGB.jpg" in p for p in _problems("flir", flir))
     (flir / "align/align_validation.txt").unlink()
     assert any("align_validation.txt" in p for p in _problems("flir", flir))
+
+
+def test_fusion_only_m3fd_and_shared_annotation_folder(tmp_path: Path) -> None:
+    root = DATASETS.get("m3fd").synthesize(tmp_path / "m", pairs=2, size=SMALL) / "M3FD_Detection"
+    for xml in (root / "Annotation").iterdir():
+        xml.unlink()
+    (root / "Annotation").rmdir()  # as M3FD_Fusion: Ir/ and Vis/ only
+    report = open_dataset("m3fd", root).check()
+    assert report.ok and report.labels == {"all": 0} and "fusion only" in report.notes[0]
+    assert all(p.label is None for p in open_dataset("m3fd", root).pairs())
+    llvip = DATASETS.get("llvip").synthesize(tmp_path / "l", pairs=2, size=SMALL) / "LLVIP"
+    for xml in (llvip / "Annotations").iterdir():
+        xml.unlink()
+    (llvip / "Annotations").rmdir()
+    problems = open_dataset("llvip", llvip).check().problems
+    assert len(problems) == 1 and "Annotations/: missing label folder" in problems[0]

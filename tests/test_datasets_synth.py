@@ -9,11 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
+
 from ivifbench.datasets import DATASETS
 from ivifbench.datasets.labels import read_label_map, read_mask, read_voc_xml
 from ivifbench.datasets.synth import STYLES, pair_rng, render
 from ivifbench.errors import InputError
-from PIL import Image
 
 
 def _digest(root: Path) -> dict[str, str]:

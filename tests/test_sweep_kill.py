@@ -1,7 +1,7 @@
 """kill -9 at several points of `ivifbench run`, then the same command again: the store equals an uninterrupted run's.
 
-One output folder goes through a chain of interrupted runs (killed before any unit, during fusion, during scoring /
-tasks), each SIGKILLed with its whole process group (the driver and its worker processes); after each kill the
+One output folder goes through a chain of interrupted runs (killed before any unit ended, during fusion, during
+scoring / tasks), each SIGKILLed with its whole process group (the driver and its worker processes); after each kill the
 store must be intact with only complete units; the final run completes, and its results match a run that was never
 interrupted, row for row.
 """
@@ -64,24 +64,35 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
     fx.register_fakes()
     methods = [
         {"name": "slowmean", "type": "callable", "target": "test_sweep_fixtures:slow_fuse", "params": {"delay": 0.15}},
-        "max",
+        "plugmean",  # an installed plugin (entry point ivifbench.methods)
     ]
-    tasks = [{"name": "fake", "dataset": "msrs", "methods": ["slowmean", "max"], "seeds": [0, 1], "overrides": {"delay": 0.3}}]
+    tasks = [{"name": "fake", "dataset": "msrs", "methods": ["slowmean", "plugmean"], "seeds": [0, 1], "overrides": {"delay": 0.3}}]
     suite = fx.write_suite(tmp_path / "s.yaml", methods=methods, tasks=tasks)
+    plug = fx.make_plugin_dir(tmp_path / "plugin")  # the fake task and the plugin method reach subprocesses this way
 
     ref = tmp_path / "ref"
-    summary = run_suite(load_suite(suite), ref, workers=0, progress=False, report=False)
+    sys.path.insert(0, str(plug))
+    from ivifbench.fusion.registry import METHODS
+
+    try:
+        import ivifbench_testplugin  # type: ignore[import-not-found]
+
+        METHODS.register("plugmean", ivifbench_testplugin.PlugMean, overwrite=True)
+        summary = run_suite(load_suite(suite), ref, workers=0, progress=False, report=False)
+    finally:
+        METHODS.unregister("plugmean")
+        sys.path.remove(str(plug))
     assert summary.failed == 0 and summary.ok == 12
     with ResultsStore(ref / "results.db", readonly=True) as s:
         want = _normalise(s.snapshot(), ref)
 
-    plug = fx.make_plugin_dir(tmp_path / "plugin")  # the fake task reaches the subprocess as a plugin
     env = fx.subprocess_env(plug)
     out = tmp_path / "out"
     db = out / "results.db"
     cmd = [sys.executable, "-m", "ivifbench.cli", "run", str(suite), "--out", str(out), "--no-report", "-q"]
-    # kill points: the store exists but no unit has ended; mid-fusion; mid-scoring/tasks
-    for kill_at, workers in ((0, "0"), (3, "1"), (8, "0")):  # units in the store when the kill lands
+    # kill points (units in the store when the kill lands): before any unit ended; mid-fusion with a worker process;
+    # mid-scoring/tasks
+    for kill_at, workers in ((0, "0"), (3, "1"), (8, "0")):
         proc = subprocess.Popen([*cmd, "--workers", workers], env=env, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
         deadline = time.time() + 90
@@ -98,7 +109,9 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
         assert n < 12
     done = subprocess.run([*cmd, "--workers", "0"], env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "0 failed" in done.stdout
+    assert "0 failed" in done.stdout and "results.db" in done.stdout
+    with ResultsStore(db, readonly=True) as s:
+        assert s.method_infos()["plugmean"]["trained_on"] == ["msrs"]
     with ResultsStore(db, readonly=True) as s:
         got = _normalise(s.snapshot(), out)
         runs = s.runs()

@@ -226,3 +226,17 @@ def test_quick_suite_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     errors, notes = check_suite(load_suite("quick"))
     assert errors == []
     assert any("sage" in n and "skipped" in n for n in notes)
+
+
+def test_cli_run_prints_where_things_went(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ivifbench.cli import main
+
+    methods = ["average", {"name": "nan", "type": "callable", "target": "test_sweep_fixtures:nan_fuse"}]
+    ds = [{"name": "msrs", "synthetic": {"pairs": 3, "seed": 0, "size": [64, 48]}, "splits": ["test"]}]
+    suite = fx.write_suite(tmp_path / "s.yaml", methods=methods, tasks=[], datasets=ds)
+    out = tmp_path / "out"
+    assert main(["run", str(suite), "--out", str(out), "--workers", "0", "-q"]) == 1
+    text = capsys.readouterr().out
+    assert "2 failed" in text and "fuse nan/msrs/test" in text and "--failures" in text
+    assert f"results: {out.resolve() / 'results.db'}" in text and "leaderboard.md" in text
+    assert main(["run", str(suite), "--out", str(out), "--overwrite", "sometimes"]) == 2

@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 IGNORE_INDEX = 255
+PROBE_EPOCH = 2**31 - 1  # the crop seed of the fixed probe batch (no training epoch reaches it)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,17 @@ class SageTrainSet(Dataset):
 
         for pair in tqdm(self.pairs, desc="SAM masks", disable=not progress, leave=False):
             pair_masks(self.priors, load_sources(pair, False))
+
+    def probe_batch(self, n: int) -> dict[str, Tensor]:
+        """The first ``n`` pairs with one fixed crop and flip each (independent of the epoch), collated."""
+        from torch.utils.data import default_collate
+
+        epoch = self.epoch
+        self.epoch = PROBE_EPOCH
+        try:
+            return default_collate([self[i] for i in range(min(n, len(self)))])
+        finally:
+            self.epoch = epoch
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         src = load_sources(self.pairs[index], self.read_labels, self.palette)

@@ -270,7 +270,7 @@ class SageTrainer:
         parts["total"].backward()
         self.opt_s.step()
         self.sched_s.step()
-        return {k: float(v) for k, v in parts.items()}
+        return {k: float(v.detach()) for k, v in parts.items()}
 
     def teacher_step(self, b: dict[str, Tensor], distil: bool, seg_on: bool) -> dict[str, float]:
         s = s_taps = None
@@ -288,7 +288,29 @@ class SageTrainer:
         parts["total"].backward()
         self.opt_t.step()
         self.sched_t.step()
-        return {k: float(v) for k, v in parts.items()}
+        return {k: float(v.detach()) for k, v in parts.items()}
+
+    @torch.no_grad()
+    def probe(self) -> dict[str, float]:
+        """Losses on a fixed batch (the first pairs, one fixed crop each), in eval mode: a comparable number per epoch.
+
+        The student is scored with its full loss against the current teacher, the teacher with its fusion terms
+        (MSE + 2·gradient), so the figures do not depend on which batch happened to come last.
+        """
+        b = self._batch(self.data.probe_batch(self.cfg.batch_size))
+        self.student.eval()
+        self.teacher.eval()
+        try:
+            t, t_taps = self.teacher(b["y"], b["ir"], b["vi_patches"], b["ir_patches"])
+            s, s_taps = self.student(b["y"], b["ir"])
+            sl = student_loss(
+                self.encoder, s, s_taps, t, t_taps, b["y"], b["ir"], b["vi_patches"], b["ir_patches"], self.w
+            )
+            tl = teacher_loss(self.encoder, t, t_taps, b["y"], b["ir"], b["vi_patches"], b["ir_patches"], self.w)
+        finally:
+            self.student.train()
+            self.teacher.train()
+        return {"probe_student": float(sl["total"]), "probe_teacher": float(tl["total"])}
 
     # ---------------------------------------------------------------------------------------------------- loop
 
@@ -308,6 +330,8 @@ class SageTrainer:
         times: dict[str, list[float]] = {"student": [], "teacher": []}
         self.student.train()
         self.teacher.train()
+        if self.start_epoch == 0:
+            self.history.append({"epoch": -1, **self.probe()})  # before any update
         for epoch in range(self.start_epoch, cfg.epochs):
             self.data.set_epoch(epoch)
             order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
@@ -339,13 +363,15 @@ class SageTrainer:
                 "teacher_loss": sum(sums["teacher"]) / len(sums["teacher"]) if sums["teacher"] else None,
                 "lr_student": self.sched_s.get_last_lr()[0],
                 "lr_teacher": self.sched_t.get_last_lr()[0],
+                **self.probe(),
             }
             self.history.append(entry)
             step_seconds = {k: float(torch.tensor(v).median()) for k, v in times.items() if v}
             self._save(epoch, step_seconds)
             self.log(
                 f"epoch {epoch + 1}/{cfg.epochs}: student {_fmt(entry['student_loss'])}, "
-                f"teacher {_fmt(entry['teacher_loss'])} → {self.out / STUDENT_FILE}"
+                f"teacher {_fmt(entry['teacher_loss'])}; fixed-batch probe: student {_fmt(entry['probe_student'])}, "
+                f"teacher {_fmt(entry['probe_teacher'])} → {self.out / STUDENT_FILE}"
             )
         return TrainResult(
             self.out, cfg.epochs, self.history, {k: float(torch.tensor(v).median()) for k, v in times.items() if v}

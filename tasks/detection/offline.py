@@ -27,7 +27,18 @@ from types import ModuleType
 from ivifbench.errors import IvifError
 
 #: settings turned off: analytics sync and every logging integration ultralytics knows
-OFF_SETTINGS = ("sync", "clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb", "vscode_msg", "openvino_msg")
+OFF_SETTINGS = (
+    "sync",
+    "clearml",
+    "comet",
+    "dvc",
+    "mlflow",
+    "raytune",
+    "tensorboard",
+    "wandb",
+    "vscode_msg",
+    "openvino_msg",
+)
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 
 

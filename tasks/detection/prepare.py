@@ -204,7 +204,9 @@ def assign_splits(dataset: str, reader: DatasetReader, spec: str = "default") ->
         files = {r: folder / f"{r}.txt" for r in ROLES if (folder / f"{r}.txt").is_file()}
         for r in ("train", "test"):
             if r not in files:
-                raise InputError(f"{folder / f'{r}.txt'}: split file not found (a split folder needs train.txt and test.txt)")
+                raise InputError(
+                    f"{folder / f'{r}.txt'}: split file not found (a split folder needs train.txt and test.txt)"
+                )
         plan = _from_lists(f"files:{folder}", f"split files in {folder}", reader.pairs(), files)
     for role in ROLES:
         plan.roles[role] = sorted(plan.roles[role], key=lambda p: p.id)
@@ -325,7 +327,9 @@ def prepare(
                 "fuse every pair of the split first"
             )
 
-    prepared = PreparedDataset(out, out / "data.yaml", cmap, plan, {}, input="fused" if fused is not None else "visible")
+    prepared = PreparedDataset(
+        out, out / "data.yaml", cmap, plan, {}, input="fused" if fused is not None else "visible"
+    )
     for sub in ("images", "labels"):
         shutil.rmtree(out / sub, ignore_errors=True)
     known = set(classes)

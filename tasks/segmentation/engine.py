@@ -34,6 +34,8 @@ def _metric_class() -> type:
         with no label and no prediction, as mmseg) and keeps the summed areas in ``self.areas``.
         """
 
+        default_prefix = "seg"  # mmengine prefixes the keys ("seg/mIoU"); train_and_evaluate strips it
+
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(iou_metrics=["mIoU"], **kwargs)
             self.areas: dict[str, list[int]] = {}
@@ -176,12 +178,27 @@ class _DropBenign(logging.Filter):
         return not any(b in msg for b in _BENIGN)
 
 
-def _quiet_console(runner: Any) -> None:
+def _quiet_console(logger: logging.Logger) -> None:
     """Keep mmengine's INFO lines in the run's log file, off the console, and drop known-benign warnings there."""
-    for handler in runner.logger.handlers:
+    for handler in logger.handlers:
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
             handler.setLevel(logging.WARNING)
             handler.addFilter(_DropBenign())
+
+
+def _runner_class(verbose: bool) -> type:
+    from mmengine.runner import Runner
+
+    class QuietRunner(Runner):
+        """mmengine's Runner whose console shows warnings only (the log file keeps INFO) unless ``verbose``."""
+
+        def build_logger(self, *args: Any, **kwargs: Any) -> Any:
+            logger = super().build_logger(*args, **kwargs)
+            if not verbose:
+                _quiet_console(logger)
+            return logger
+
+    return QuietRunner
 
 
 def train_and_evaluate(
@@ -222,7 +239,6 @@ def train_and_evaluate(
     global FractionIoUMetric
     import_mmseg()
     from mmengine.evaluator import Evaluator
-    from mmengine.runner import Runner
 
     if FractionIoUMetric is None:
         FractionIoUMetric = _metric_class()
@@ -304,9 +320,7 @@ def train_and_evaluate(
                 val_evaluator=Evaluator([FractionIoUMetric(ignore_index=classes.ignore_index)]),
             )
     with quiet_mmengine(logging.DEBUG if verbose else logging.WARNING):
-        runner = Runner(**kwargs)
-        if not verbose:
-            _quiet_console(runner)
+        runner = _runner_class(verbose)(**kwargs)
         timings["build"] = round(time.perf_counter() - t, 3)
         final_loss = None
         if iters > 0:
@@ -318,7 +332,7 @@ def train_and_evaluate(
             if buf is not None:
                 final_loss = float(buf.mean(min(10, iters)))
         t = time.perf_counter()
-        metrics = runner.test()
+        metrics = {k.removeprefix("seg/"): v for k, v in runner.test().items()}
         timings["eval"] = round(time.perf_counter() - t, 3)
     ckpt_path = None
     if iters > 0 and save_checkpoint:

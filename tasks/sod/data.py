@@ -5,8 +5,9 @@ The native layout is the one SOD code bases read (DUTS-style), one folder per sp
     <out>/data/<split>/Image/<id>.png   the network input: the fused image (the visible image when no --fused)
     <out>/data/<split>/GT/<id>.png      the ground truth, copied as an 8-bit grey PNG (values kept, not re-binarised)
 
-Fused images are looked up as ``<fused>/<split>/<id>.*`` first (the sweep's ``fused/<method>/<dataset>/<split>/``
-layout, with ``--fused`` naming the dataset folder), then as ``<fused>/<id>.*`` (one flat folder). Everything is read
+Fused images are looked up as ``<fused>/<split>/<id>.*`` when that folder exists (the sweep's
+``fused/<method>/<dataset>/<split>/`` layout, with ``--fused`` naming the dataset folder), else as ``<fused>/<id>.*``
+(one flat folder; refused when the dataset reuses ids across splits). Everything is read
 and checked before any training starts, so a missing or mis-sized file fails at once with one line that names it.
 """
 
@@ -41,21 +42,60 @@ def split_named(reader: DatasetReader, want: str) -> str | None:
     return None
 
 
-def find_fused(fused: Path, pair: Pair) -> Path:
-    """The fused image of ``pair``: ``<fused>/<split>/<id>.*``, else ``<fused>/<id>.*``.
+def fused_folder(fused: Path, reader: DatasetReader, split: str | None) -> Path:
+    """Where the fused images of ``split`` are: ``<fused>/<split>/`` when it exists, else ``<fused>`` itself.
+
+    A flat folder is only accepted for a dataset whose splits cannot be confused: when two splits share an id (a flat
+    folder could then hold another split's image under that name), per-split folders are required.
 
     Raises:
-        InputError: neither exists (names the file it expected).
+        InputError: flat folder for a dataset with colliding ids across splits.
     """
-    for folder in (fused / pair.split, fused):
-        for suffix in IMAGE_SUFFIXES:
-            path = folder / f"{pair.id}{suffix}"
-            if path.is_file():
-                return path
+    if split is not None:
+        for child in (fused / split, fused / split.lower(), fused / split.capitalize()):
+            if child.is_dir():
+                return child
+    if split is not None and len(reader.splits) > 1:
+        seen: set[str] = set()
+        for s in reader.splits:
+            try:
+                ids = {p.id for p in reader.pairs(s)}
+            except InputError:
+                continue
+            if ids & seen:
+                raise InputError(
+                    f"{fused / split}: no per-split folder, and {reader.name} reuses ids across splits, so a flat "
+                    f"fused folder is ambiguous; put the fused images in {fused}/<split>/<id>.png"
+                )
+            seen |= ids
+    return fused
+
+
+def find_fused(folder: Path, pair: Pair) -> Path:
+    """The fused image of ``pair`` in ``folder`` (``<id>.png``, or any readable image suffix).
+
+    Raises:
+        InputError: it is not there (names the file expected).
+    """
+    for suffix in IMAGE_SUFFIXES:
+        path = folder / f"{pair.id}{suffix}"
+        if path.is_file():
+            return path
     raise InputError(
-        f"{fused / pair.split / (pair.id + '.png')}: no fused image for pair '{pair.id}' (also looked for "
-        f"{fused / (pair.id + '.png')}); fuse the '{pair.split}' split first or pass the right --fused folder"
+        f"{folder / (pair.id + '.png')}: no fused image for pair '{pair.id}' ({pair.split}); fuse that split first "
+        "or pass the right --fused folder"
     )
+
+
+def expected_mask(reader: DatasetReader, pair: Pair) -> Path | None:
+    """Where ``pair``'s GT mask should be (the reader's layout), even when the file is missing."""
+    if pair.label is not None:
+        return Path(pair.label)
+    layout = getattr(reader, "layout", {}).get(pair.split)
+    folder = getattr(layout, "label", None)
+    if folder is None:
+        return None
+    return reader.root / folder / f"{pair.id}{getattr(reader, 'label_suffix', '.png')}"
 
 
 def _as_rgb8(pixels: np.ndarray) -> np.ndarray:
@@ -86,12 +126,14 @@ def prepare(reader: DatasetReader, split: str | None, fused: Path | None, out: P
     if not pairs:
         raise InputError(f"{reader.root}: dataset '{reader.name}' has no pairs in split '{split or 'all'}'")
     name = (split or "all").lower()
+    folder = fused_folder(fused, reader, split) if fused is not None else None
     samples: list[SODSample] = []
     for pair in pairs:
         if pair.label is None or not Path(pair.label).is_file():
-            expected = pair.label if pair.label is not None else f"the GT mask of '{pair.id}'"
-            raise InputError(f"{expected}: GT mask of pair '{pair.id}' not found; SOD needs a mask for every image")
-        source = find_fused(fused, pair) if fused is not None else pair.vis
+            expected = expected_mask(reader, pair)
+            where = str(expected) if expected is not None else f"{reader.root}: GT mask of '{pair.id}'"
+            raise InputError(f"{where}: GT mask of pair '{pair.id}' not found; SOD needs a mask for every image")
+        source = find_fused(folder, pair) if folder is not None else pair.vis
         image = read_image(source, role="fused" if fused is not None else "vis")
         gt = read_image(pair.label, role="ir")  # grey 8/16-bit (or colour) → one channel in [0, 1]
         if image.size != gt.size:

@@ -36,6 +36,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips
     drop_path: float = 0.1
     device: str = "cpu"
+    threads: int | None = None  # torch CPU threads for this run (None: leave torch's setting); restored afterwards
     log_every: int = 25
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +69,22 @@ def lr_factor(it: int, cfg: TrainConfig) -> float:
         return (it + 1) / cfg.warmup
     span = max(cfg.iters - cfg.warmup, 1)
     return max(1.0 - (it - cfg.warmup) / span, 0.0)
+
+
+class cpu_threads:  # noqa: N801 - used as a context manager
+    """Run a block with ``torch.set_num_threads(n)`` (``None``: unchanged), restoring the previous count after."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.before = torch.get_num_threads()
+
+    def __enter__(self) -> int:
+        if self.n is not None:
+            torch.set_num_threads(int(self.n))
+        return torch.get_num_threads()
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.before)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -116,7 +133,7 @@ def train(
     cursor = 0
     log: list[dict[str, float]] = []
     running = 0.0
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     for it in range(cfg.iters):
         if cursor + batch > n:
             order, cursor = torch.randperm(n, generator=gen), 0
@@ -144,7 +161,13 @@ def train(
             running = 0.0
             if progress is not None:
                 progress(it + 1, log[-1]["loss"])
-    return {"loss": log, "load_s": load_s, "train_s": time.perf_counter() - t1, "train_images": n}
+    return {
+        "loss": log,
+        "load_s": load_s,
+        "train_s": time.perf_counter() - t1,
+        "train_cpu_s": time.process_time() - c1,  # CPU seconds of this process (all its threads)
+        "train_images": n,
+    }
 
 
 @torch.inference_mode()

@@ -4,7 +4,8 @@ Conventions (``metrics.md`` §8): predictions are 8-bit maps (pysodmetrics divid
 map); ground truth is ``mask > 128``. ``Sm`` is the S-measure with alpha 0.5. The F-measures use β² = 0.3
 (pysodmetrics' ``beta`` argument *is* β²); their 256-threshold curve is averaged over images first, so ``maxF`` is the
 maximum and ``meanF`` the mean of that averaged curve, and ``adpF`` uses the per-image threshold min(2·mean, 1). The
-E-measures follow the same scheme. ``MAE`` is the mean absolute error (lower is better), ``wF`` the weighted F-measure
+E-measures follow the same scheme; pysodmetrics (like the MATLAB code) divides the E-measure's alignment sum by N − 1
+for N pixels, so a perfect map scores N / (N − 1), a hair above 1. ``MAE`` is the mean absolute error (lower is better), ``wF`` the weighted F-measure
 (β = 1).
 
 Ground truth is scored as pysodmetrics and the MATLAB toolboxes score it: the 8-bit grey mask, foreground where > 128

@@ -102,6 +102,19 @@ class SODTask(Task):
         See the module docstring for the overrides. Raises :class:`~ivifbench.errors.IvifError` subclasses, with one
         line naming the file or setting, for every user error.
         """
+        from ivifbench.tasks.sod.engine import cpu_threads
+
+        threads = overrides.get("threads")
+        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+            raise IvifError(f"threads must be a positive integer, got {threads!r}")
+        if protocol in PROTOCOLS:
+            with cpu_threads(threads):
+                return self._run(dataset, Path(root), fused, Path(out), protocol, int(seed), overrides)
+        raise IvifError(f"task 'sod' has no protocol '{protocol}' (protocols: {', '.join(PROTOCOLS)})")
+
+    def _run(
+        self, dataset: str, root: Path, fused: Path | None, out: Path, protocol: str, seed: int, overrides: dict[str, Any]
+    ) -> TaskResult:
         from ivifbench.datasets import DATASETS
         from ivifbench.tasks.sod import data as sod_data
         from ivifbench.tasks.sod import engine
@@ -109,8 +122,6 @@ class SODTask(Task):
         t_start = time.perf_counter()
         if dataset not in self.datasets:
             raise IvifError(f"task 'sod' does not support dataset '{dataset}' (supported: {', '.join(self.datasets)})")
-        if protocol not in PROTOCOLS:
-            raise IvifError(f"task 'sod' has no protocol '{protocol}' (protocols: {', '.join(PROTOCOLS)})")
         known = _train_fields() | set(RUN_OPTIONS)
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -122,7 +133,6 @@ class SODTask(Task):
         limit = opts.get("limit")
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise IvifError(f"limit must be a positive integer, got {limit!r}")
-        root, out = Path(root), Path(out)
         fused = Path(fused) if fused is not None else None
         if fused is not None and not fused.is_dir():
             raise InputError(f"{fused}: fused-image folder not found")
@@ -189,6 +199,7 @@ class SODTask(Task):
                 "train_images": train_log.get("train_images", 0),
                 "loss_log": train_log.get("loss", []),
                 "versions": _versions(),
+                "torch_threads": torch_threads(),
             }
         )
         result = TaskResult(self.name, dataset, protocol, int(seed), metrics, details)
@@ -253,6 +264,12 @@ def _print_progress(total: int):  # noqa: ANN202 - a small closure
         print(f"sod: iter {it}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
 
     return show
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _versions() -> dict[str, str]:
