@@ -13,11 +13,19 @@ def register(app: typer.Typer) -> None:
         suite: str = typer.Argument(
             None, help="Suite YAML file, or a built-in suite name (quick, paper, full). Default: the quick suite."
         ),
-        out: Path = typer.Option(Path("ivifbench-out"), "--out", "-o", help="Output folder (results.db, fused/, report/)."),
-        workers: int = typer.Option(None, "--workers", "-j", help="Worker processes (0: run in this process). Default: cores/2."),
+        out: Path = typer.Option(
+            Path("ivifbench-out"), "--out", "-o", help="Output folder (results.db, fused/, report/)."
+        ),
+        workers: int = typer.Option(
+            None, "--workers", "-j", help="Worker processes (0: run in this process). Default: cores/2."
+        ),
         executor: str = typer.Option("local", "--executor", help="local (processes) or ray."),
-        address: str = typer.Option(None, "--address", help="Ray cluster address (with --executor ray); default: a local Ray."),
-        overwrite: str = typer.Option("missing", "--overwrite", help="never | missing | always: which stored units to redo."),
+        address: str = typer.Option(
+            None, "--address", help="Ray cluster address (with --executor ray); default: a local Ray."
+        ),
+        overwrite: str = typer.Option(
+            "missing", "--overwrite", help="never | missing | always: which stored units to redo."
+        ),
         device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1 … (default: the suite's, auto)."),
         no_report: bool = typer.Option(False, "--no-report", help="Do not write the report at the end."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),

@@ -99,7 +99,9 @@ class LocalExecutor:
                 out.append((unit["key"], fut.result()))
             except BrokenProcessPool:
                 broken = True
-                out.append((unit["key"], _crash_record(unit, "the worker process died (killed, or crashed in native code)")))
+                out.append(
+                    (unit["key"], _crash_record(unit, "the worker process died (killed, or crashed in native code)"))
+                )
             except Exception as exc:  # e.g. a result that cannot be pickled back
                 out.append((unit["key"], _crash_record(unit, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")))
         if broken:

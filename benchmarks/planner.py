@@ -202,7 +202,10 @@ def prepare_dataset(out: Path, spec: DatasetSpec, hashes: FileHashCache) -> Prep
             found = found[: spec.limit]
         pairs[split] = [(p.id, str(p.ir), str(p.vis), str(p.label) if p.label else None) for p in found]
         file_hash[split] = digest(
-            [(pid, hashes.sha(ir), hashes.sha(vis), hashes.sha(lab) if lab else None) for pid, ir, vis, lab in pairs[split]]
+            [
+                (pid, hashes.sha(ir), hashes.sha(vis), hashes.sha(lab) if lab else None)
+                for pid, ir, vis, lab in pairs[split]
+            ]
         )
     score_splits = tuple(spec.splits) if spec.splits else tuple(s for s in splits if pairs[s])
     return PreparedDataset(
@@ -273,7 +276,6 @@ def make_plan(suite: Suite, out: str | Path, *, device: str | None = None) -> Pl
     device = resolve_device(device or suite.device)
     hashes = FileHashCache(out / ".cache" / "file-hashes.json")
     datasets = {d.name: prepare_dataset(out, d, hashes) for d in suite.datasets}
-    hashes.save()
     methods = {m.name: prepare_method(m, device) for m in suite.methods}
     active = [n for n, m in methods.items() if not m.skipped]
 
@@ -300,7 +302,7 @@ def make_plan(suite: Suite, out: str | Path, *, device: str | None = None) -> Pl
             ids = [p[0] for p in d.pairs[split]]
             if pm.spec.type == "folder":
                 fm = FolderMethod(m, pm.spec.path or "", version=pm.spec.version)
-                fp = fm.fingerprint(dname, split, ids)
+                fp = fm.fingerprint(dname, split, ids, sha=hashes.sha)
             else:
                 fp = pm.fingerprint
             key = "fuse-" + digest(["fuse", FUSE_VERSION, __version__, m, fp, dname, split, d.file_hash[split]])
@@ -385,6 +387,7 @@ def make_plan(suite: Suite, out: str | Path, *, device: str | None = None) -> Pl
                         },
                     )
                 )
+    hashes.save()
     return Plan(suite=suite, out=out, datasets=datasets, methods=methods, units=units)
 
 

@@ -206,10 +206,15 @@ def run_suite(
         "notes": notes,
         "methods": {n: {"fingerprint": m.fingerprint, "info": m.info} for n, m in plan.methods.items()},
         "datasets": {
-            n: {"root": str(d.root), "synthetic": d.synthetic, "pairs": {s: len(p) for s, p in d.pairs.items()},
-                "scored_splits": list(d.score_splits), "files": d.file_hash}
+            n: {
+                "root": str(d.root),
+                "synthetic": d.synthetic,
+                "pairs": {s: len(p) for s, p in d.pairs.items()},
+                "scored_splits": list(d.score_splits),
+                "files": d.file_hash,
+            }
             for n, d in plan.datasets.items()
-        },  # fmt: skip
+        },
         "units": {"total": len(plan.units), "cached": len(cached), "to_run": len(todo)},
     }
     store.start_run(run_id, suite.name, str(suite.version), suite.model_dump(mode="json"), manifest)
@@ -221,7 +226,9 @@ def run_suite(
     stage_last: dict[str, float] = {}
     status = "finished"
     try:
-        _execute(plan, todo, cached, store, run_id, summary, workers, executor, address, progress, stage_first, stage_last)
+        _execute(
+            plan, todo, cached, store, run_id, summary, workers, executor, address, progress, stage_first, stage_last
+        )
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -265,7 +272,9 @@ def default_workers(todo: list[Unit]) -> int:
 
 
 def _unit_seconds(store: ResultsStore, run_id: str) -> dict[str, float]:
-    rows = store._db.execute("SELECT kind, SUM(seconds) FROM units WHERE run_id = ? GROUP BY kind", (run_id,)).fetchall()
+    rows = store._db.execute(
+        "SELECT kind, SUM(seconds) FROM units WHERE run_id = ? GROUP BY kind", (run_id,)
+    ).fetchall()
     return {k: float(v or 0) for k, v in rows}
 
 
@@ -347,7 +356,9 @@ def _execute(
                     progressed = True
             if not in_flight:
                 if pending and not progressed:
-                    raise IvifError(f"internal: {len(pending)} unit(s) wait on units that never ran")  # pragma: no cover
+                    raise IvifError(
+                        f"internal: {len(pending)} unit(s) wait on units that never ran"
+                    )  # pragma: no cover
                 continue
             for key, rec in ex.wait(timeout=1.0):
                 in_flight.discard(key)
@@ -372,7 +383,9 @@ def summary_text(summary: RunSummary) -> str:
             lines.append(f"  {label}: {err}")
         if len(summary.failures) > 10:
             lines.append(f"  … and {len(summary.failures) - 10} more")
-        lines.append(f"tracebacks: ivifbench report --results {summary.out} --failures  (or the units table of {summary.store})")
+        lines.append(
+            f"tracebacks: ivifbench report --results {summary.out} --failures  (or the units table of {summary.store})"
+        )
     lines.append(f"results: {summary.store}")
     for p in summary.reports:
         lines.append(f"report:  {p}")

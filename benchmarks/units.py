@@ -104,7 +104,9 @@ def _fuse(unit: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _import_folder(method: Any, dataset: str, split: str, pairs: list[tuple[Any, ...]], out_dir: Path) -> tuple[list[str], dict[str, str]]:
+def _import_folder(
+    method: Any, dataset: str, split: str, pairs: list[tuple[Any, ...]], out_dir: Path
+) -> tuple[list[str], dict[str, str]]:
     """Copy a folder method's images into the fused layout as PNG, checking each against its source pair's size."""
     import numpy as np
 
@@ -113,7 +115,7 @@ def _import_folder(method: Any, dataset: str, split: str, pairs: list[tuple[Any,
     files = method.files(dataset, split, [p[0] for p in pairs])
     written: list[str] = []
     failed: dict[str, str] = {}
-    for pid, ir_path, vis_path, *_ in pairs:
+    for pid, _ir_path, vis_path, *_ in pairs:
         src = files.get(pid)
         if src is None:
             failed[pid] = f"{method.folder(dataset, split)}: no fused image named '{pid}.*'"
@@ -144,7 +146,9 @@ def _score(unit: dict[str, Any]) -> dict[str, Any]:
     fused_dir = Path(spec["fused_dir"])
     missing = [p[0] for p in pairs if not (fused_dir / f"{p[0]}.png").is_file()]
     if missing:
-        raise IvifError(f"{fused_dir}: {len(missing)} fused image(s) missing (first '{missing[0]}.png'); rerun the fuse unit")
+        raise IvifError(
+            f"{fused_dir}: {len(missing)} fused image(s) missing (first '{missing[0]}.png'); rerun the fuse unit"
+        )
     engine = import_string(spec["engine"])
     names = spec["metrics"]
     metric_names = _all_metrics(spec["engine"]) if names == "all" else list(names)
@@ -162,7 +166,9 @@ def _score(unit: dict[str, Any]) -> dict[str, Any]:
     want = {p[0] for p in pairs}
     got = {r[0] for r in rows}
     if want - got:
-        raise IvifError(f"the metric engine returned no values for {len(want - got)} image(s), e.g. '{sorted(want - got)[0]}'")
+        raise IvifError(
+            f"the metric engine returned no values for {len(want - got)} image(s), e.g. '{sorted(want - got)[0]}'"
+        )
     return {
         "image_metrics": rows,
         "metric_info": _metric_info(spec["engine"], sorted({r[1] for r in rows})),

@@ -239,7 +239,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SuiteError(f"{path}: a suite is a YAML mapping (name:, methods:, datasets:, …), got {type(data).__name__}")
+        raise SuiteError(
+            f"{path}: a suite is a YAML mapping (name:, methods:, datasets:, …), got {type(data).__name__}"
+        )
     return data
 
 
@@ -401,7 +403,9 @@ def check_suite(suite: Suite) -> tuple[list[str], list[str]]:
                 errors.append(f"{where}: cannot import task: {exc}")
                 task_cls = None
         if t.dataset not in dataset_names:
-            errors.append(f"{where}: dataset '{t.dataset}' is not in this suite's datasets ({', '.join(dataset_names)})")
+            errors.append(
+                f"{where}: dataset '{t.dataset}' is not in this suite's datasets ({', '.join(dataset_names)})"
+            )
         if task_cls is not None:
             supported = getattr(task_cls, "datasets", ())
             if supported and t.dataset not in supported:
@@ -411,7 +415,17 @@ def check_suite(suite: Suite) -> tuple[list[str], list[str]]:
                 errors.append(f"{where}: unknown protocol '{t.protocol}' (protocols: {', '.join(protocols)})")
         for name in t.methods or ():
             if name not in method_names:
-                errors.append(f"{where}: method '{name}' is not in this suite's methods{_did_you_mean(name, method_names)}")
+                errors.append(
+                    f"{where}: method '{name}' is not in this suite's methods{_did_you_mean(name, method_names)}"
+                )
+        for k in ("weights", "pretrained", "checkpoint"):  # file-valued overrides: say now, not after hours of fusing
+            if k not in t.overrides:
+                continue
+            v = t.overrides[k]
+            if v is None or v == "":
+                errors.append(f"{where}: overrides.{k} is empty (an unset environment variable?); name the file")
+            elif isinstance(v, str) and "{" not in v and not Path(v).expanduser().is_file():
+                errors.append(f"{where}: overrides.{k}: file not found: {v}")
     if not suite.methods:
         errors.append("methods: the suite names no method")
     if not suite.datasets:
@@ -450,5 +464,7 @@ def _check_metrics(spec: MetricsSpec, method_names: list[str]) -> list[str]:
         )
     for name in spec.methods or ():
         if name not in method_names:
-            errors.append(f"metrics.methods: '{name}' is not in this suite's methods{_did_you_mean(name, method_names)}")
+            errors.append(
+                f"metrics.methods: '{name}' is not in this suite's methods{_did_you_mean(name, method_names)}"
+            )
     return errors

@@ -214,7 +214,9 @@ class ResultsStore:
         self.close()
 
     # -- runs ---------------------------------------------------------------------------------------------------------
-    def start_run(self, run_id: str, suite: str, suite_version: str, config: Mapping[str, Any], manifest: Mapping[str, Any]) -> None:
+    def start_run(
+        self, run_id: str, suite: str, suite_version: str, config: Mapping[str, Any], manifest: Mapping[str, Any]
+    ) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO runs (run_id, suite, suite_version, started, status, config_json, manifest_json)"
@@ -222,7 +224,9 @@ class ResultsStore:
                 (run_id, suite, str(suite_version), time.time(), _json(config), _json(manifest)),
             )
 
-    def finish_run(self, run_id: str, *, status: str, n_ok: int, n_failed: int, n_cached: int, manifest: Mapping[str, Any]) -> None:
+    def finish_run(
+        self, run_id: str, *, status: str, n_ok: int, n_failed: int, n_cached: int, manifest: Mapping[str, Any]
+    ) -> None:
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET finished=?, status=?, n_ok=?, n_failed=?, n_cached=?, manifest_json=? WHERE run_id=?",
@@ -331,7 +335,9 @@ class ResultsStore:
 
     def set_method_info(self, name: str, fingerprint: str, info: Mapping[str, Any]) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO methods VALUES (?, ?, ?, ?)", (name, fingerprint, _json(info), time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO methods VALUES (?, ?, ?, ?)", (name, fingerprint, _json(info), time.time())
+            )
 
     # -- reading ------------------------------------------------------------------------------------------------------
     def frame(self, table: str, where: str = "", args: tuple[Any, ...] = ()) -> Any:

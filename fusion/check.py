@@ -82,7 +82,9 @@ def _resolve(name: Any, weights: str | None, params: dict[str, Any], device: str
     else:
         spec = MethodSpec(name=str(name), params=params, weights=weights)
     if spec.type == "folder":
-        raise IvifError("a folder method has no code to check; `ivifbench datasets check` and the sweep check its images")
+        raise IvifError(
+            "a folder method has no code to check; `ivifbench datasets check` and the sweep check its images"
+        )
     return load_method(spec, device=device)
 
 
@@ -179,7 +181,9 @@ def check_method(
         one = torch.cat([m(ir[i : i + 1], vis[i : i + 1]).detach().cpu() for i in range(ir.shape[0])])
         d = float((one - first).abs().max())
         if d > 1e-4:
-            res.checks.append(Check("batch = one at a time", False, f"differ by up to {d:.3g} (batch statistics?)", True))
+            res.checks.append(
+                Check("batch = one at a time", False, f"differ by up to {d:.3g} (batch statistics?)", True)
+            )
             return None  # type: ignore[return-value]
         return f"max |Δ| = {d:.2g}"
 

@@ -73,7 +73,9 @@ class CallableMethod(FusionMethod):
         return super().fuse(ir, vis)
 
     def fingerprint(self) -> str:
-        h = hashlib.sha256(f"{self.info.name}|{self.target}|{self.info.version}|{self._src}|{self.info.colour_mode}".encode())
+        h = hashlib.sha256(
+            f"{self.info.name}|{self.target}|{self.info.version}|{self._src}|{self.info.colour_mode}".encode()
+        )
         h.update(repr(sorted(self.params.items())).encode())
         return h.hexdigest()[:16]
 
@@ -129,7 +131,9 @@ class FolderMethod:
     ``path/<dataset>`` and ``path`` are tried in that order (the first that exists is used).
     """
 
-    def __init__(self, name: str, path: str | Path, *, version: str | None = None, trained_on: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str, path: str | Path, *, version: str | None = None, trained_on: Sequence[str] = ()
+    ) -> None:
         self.name = name
         self.path = str(path)
         self.info = MethodInfo(
@@ -162,8 +166,10 @@ class FolderMethod:
                 by_stem.setdefault(p.stem, p)
         return {i: by_stem.get(i) for i in ids}
 
-    def fingerprint(self, dataset: str, split: str, ids: Sequence[str]) -> str:
-        """Content hash of the files this split uses (missing ones count as missing)."""
+    def fingerprint(
+        self, dataset: str, split: str, ids: Sequence[str], sha: Callable[[Path], str] | None = None
+    ) -> str:
+        """Content hash of the files this split uses (missing ones count as missing); ``sha`` may cache file hashes."""
         h = hashlib.sha256(f"folder|{self.name}|{self.info.version}".encode())
         try:
             files = self.files(dataset, split, ids)
@@ -171,7 +177,7 @@ class FolderMethod:
             return h.hexdigest()[:16] + "-nofolder"
         for i in sorted(files):
             p = files[i]
-            h.update(f"{i}={file_sha256(p) if p else 'missing'};".encode())
+            h.update(f"{i}={(sha or file_sha256)(p) if p else 'missing'};".encode())
         return h.hexdigest()[:16]
 
 

@@ -60,10 +60,13 @@ def _mse_planes(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
 
 
 def _vifb_mes(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """VIFB's "MES": ½ Σ_S ‖S − F‖₂ / (MN) with the matrix 2-norm (largest singular value), not squared; B×C."""
+    """VIFB's "MES": ½ Σ_S ‖S − F‖ / (MN), the Euclidean (Frobenius) norm of the difference, not squared; B×C.
+
+    (Checked against VIFB's stored values: the Frobenius norm matches, the spectral norm does not.)
+    """
     h, w = fused.shape[-2:]
-    n_a = torch.linalg.matrix_norm(ir - fused, ord=2)
-    n_b = torch.linalg.matrix_norm(vis - fused, ord=2)
+    n_a = torch.linalg.matrix_norm(ir - fused, ord="fro")
+    n_b = torch.linalg.matrix_norm(vis - fused, ord="fro")
     return (n_a + n_b) / 2 / (h * w)
 
 
@@ -73,7 +76,7 @@ def mse(fused: Tensor, ir: Tensor, vis: Tensor, *, scale: float = 1.0) -> Tensor
 
 
 def rmse(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") -> Tensor:
-    """RMSE = √MSE. ``variant='vifb'``: VIFB's value, ½ Σ_S ‖S − F‖₂/(MN) with the matrix 2-norm (its bug, kept)."""
+    """RMSE = √MSE. ``variant='vifb'``: VIFB's value, ½ Σ_S ‖S − F‖/(MN) with the Euclidean norm un-squared (its bug, kept)."""
     if variant == "vifb":
         return _vifb_mes(fused, ir, vis).mean(1)
     return torch.sqrt(_mse_planes(fused, ir, vis)).mean(1)
@@ -83,7 +86,7 @@ def psnr(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") 
     """PSNR = 10 log₁₀(255² / MSE) with MSE = ½ Σ_S mean((F − S)²) on 0..255 (canonical).
 
     Variants (metrics.md §3): ``'tang'`` 20 log₁₀(255/√MSE₀₁) (= canonical + 48.13 dB); ``'cddfuse'``
-    10 log₁₀(max(F)²/MSE); ``'vifb'`` 20 log₁₀(255/√MES) with VIFB's un-squared matrix-2-norm "MES".
+    10 log₁₀(max(F)²/MSE); ``'vifb'`` 20 log₁₀(255/√MES) with VIFB's un-squared-norm "MES".
     MSE = 0 (fused equals both sources) gives +inf, the known extreme.
     """
     if variant == "vifb":

@@ -8,8 +8,12 @@ import typer
 
 
 def report(
-    results: Path = typer.Option(Path("ivifbench-out"), "--results", "-r", help="Results folder (holding results.db) or the .db file."),
-    format: str = typer.Option("md,tex,csv,html", "--format", "-f", help="Comma-separated formats: md, tex, csv, html."),
+    results: Path = typer.Option(
+        Path("ivifbench-out"), "--results", "-r", help="Results folder (holding results.db) or the .db file."
+    ),
+    format: str = typer.Option(
+        "md,tex,csv,html", "--format", "-f", help="Comma-separated formats: md, tex, csv, html."
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: RESULTS/report)."),
     grid_images: int = typer.Option(3, "--grid-images", help="Pairs per dataset in the HTML fused-image grid."),
     failures: bool = typer.Option(False, "--failures", help="Print the failed units with their tracebacks and exit."),
@@ -28,7 +32,9 @@ def report(
             failed = store.units(status="failed")
             for u in failed:
                 full = store.unit(u["key"]) or {}
-                typer.echo(f"== {u['kind']} {u['method']}/{u['dataset']}/{u['split'] or u['task']} ({u['key']}): {u['error']}")
+                typer.echo(
+                    f"== {u['kind']} {u['method']}/{u['dataset']}/{u['split'] or u['task']} ({u['key']}): {u['error']}"
+                )
                 typer.echo((full.get("traceback") or "").rstrip())
             typer.echo(f"{len(failed)} failed unit(s)")
         return

@@ -224,7 +224,9 @@ def render_html(rep: Report, grid_images: int = 3) -> str:
         parts += ["<h2>Leaderboard</h2>", html_table(rep.leaderboard)]
     else:
         parts.append("<p>No results in the store yet.</p>")
-    parts.append('<p class="note">Best per column in <b>bold</b>, second <u>underlined</u> (by each metric\'s direction).</p>')
+    parts.append(
+        '<p class="note">Best per column in <b>bold</b>, second <u>underlined</u> (by each metric\'s direction).</p>'
+    )
     for t in rep.tables:
         parts += [f"<h2>{html.escape(t.title)}</h2>", html_table(t)]
     bars = _bar_charts(rep)

@@ -76,7 +76,11 @@ def failure_lines(rep: Report, limit: int = 20) -> list[str]:
         return []
     lines = [f"{len(f)} unit(s) failed (their numbers are missing; `ivifbench report --failures` shows tracebacks):"]
     for r in f.head(limit).itertuples():
-        what = f"{r.task}/{r.method}/{r.dataset}/seed{r.seed}" if r.kind == "task" else f"{r.kind} {r.method}/{r.dataset}/{r.split}"
+        what = (
+            f"{r.task}/{r.method}/{r.dataset}/seed{r.seed}"
+            if r.kind == "task"
+            else f"{r.kind} {r.method}/{r.dataset}/{r.split}"
+        )
         lines.append(f"{what}: {r.error}")
     return lines
 
@@ -125,7 +129,7 @@ def render_md(rep: Report) -> str:
     out.append("Best per column in **bold**, second in _italics_ (by each metric's direction).")
     out.append("")
     for t in rep.tables:
-        out += [f"## {t.title}", "", md_table(t), ""] + t.notes + [""]
+        out += [f"## {t.title}", "", md_table(t), "", *t.notes, ""]
     sk = skipped_lines(rep)
     if sk:
         out += ["## Skipped", ""] + [f"- {s}" for s in sk] + [""]
@@ -160,7 +164,11 @@ def tex_table(t: Table) -> str:
         r"\begin{tabular}{" + ("r" if t.extra is not None else "") + "l" + "r" * (len(cols) + len(extra_cols)) + "}",
         r"\toprule",
     ]
-    head = ["Method", *[tex_escape(f"{c}{arrow(t.directions.get(c))}") for c in cols], *[tex_escape(c) for c in extra_cols]]
+    head = [
+        "Method",
+        *[tex_escape(f"{c}{arrow(t.directions.get(c))}") for c in cols],
+        *[tex_escape(c) for c in extra_cols],
+    ]
     if t.extra is not None:
         head = ["Rank", *head]
     lines.append(" & ".join(head) + r" \\")

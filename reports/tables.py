@@ -97,7 +97,9 @@ def build_report(store_path: str | Path) -> Report:
         )
         fus["higher_is_better"] = [directions.get((m, "fusion")) for m in fus.metric]
     else:
-        fus = pd.DataFrame(columns=["dataset", "split", "convention", "method", "metric", "mean", "std", "n", "higher_is_better"])
+        fus = pd.DataFrame(
+            columns=["dataset", "split", "convention", "method", "metric", "mean", "std", "n", "higher_is_better"]
+        )
     if not tr.empty:
         tsk = (
             tr.groupby(["dataset", "task", "protocol", "method", "metric"], sort=True)["value"]
@@ -106,7 +108,9 @@ def build_report(store_path: str | Path) -> Report:
         )
         tsk["higher_is_better"] = [directions.get((m, t)) for m, t in zip(tsk.metric, tsk.task, strict=True)]
     else:
-        tsk = pd.DataFrame(columns=["dataset", "task", "protocol", "method", "metric", "mean", "std", "n", "higher_is_better"])
+        tsk = pd.DataFrame(
+            columns=["dataset", "task", "protocol", "method", "metric", "mean", "std", "n", "higher_is_better"]
+        )
 
     tables: list[Table] = []
     split_counts = fus.groupby("dataset")["split"].nunique().to_dict() if not fus.empty else {}
@@ -212,7 +216,9 @@ def _ranks(values: pd.Series, higher_is_better: bool) -> pd.Series:
     return values.rank(ascending=not higher_is_better, method="average")
 
 
-def _leaderboard(fus: pd.DataFrame, tsk: pd.DataFrame, methods: dict[str, dict[str, Any]], split_counts: dict[str, int]) -> Table | None:
+def _leaderboard(
+    fus: pd.DataFrame, tsk: pd.DataFrame, methods: dict[str, dict[str, Any]], split_counts: dict[str, int]
+) -> Table | None:
     cols: dict[str, pd.Series] = {}
     dirs: dict[str, bool | None] = {}
     flags: dict[tuple[str, str], str] = {}

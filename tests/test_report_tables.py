@@ -63,7 +63,9 @@ def make_store(root: Path) -> Path:
 def test_tables_directions_borda_and_flags(tmp_path: Path) -> None:
     rep = build_report(make_store(tmp_path))
     fus = rep.fusion.set_index(["method", "metric"])
-    assert fus.loc[("a", "EN"), "mean"] == pytest.approx(7.1) and fus.loc[("a", "EN"), "std"] == pytest.approx(np.std([7.0, 7.2], ddof=1))
+    assert fus.loc[("a", "EN"), "mean"] == pytest.approx(7.1) and fus.loc[("a", "EN"), "std"] == pytest.approx(
+        np.std([7.0, 7.2], ddof=1)
+    )
     assert fus.loc[("b", "DIFF"), "higher_is_better"] is False or fus.loc[("b", "DIFF"), "higher_is_better"] == 0
     lb = rep.leaderboard
     assert lb is not None
@@ -87,7 +89,14 @@ def test_all_formats(tmp_path: Path) -> None:
     db = make_store(tmp_path)
     files = write_reports(db, tmp_path / "report")
     names = {p.name for p in files}
-    assert {"leaderboard.md", "leaderboard.tex", "leaderboard.csv", "fusion_metrics.csv", "task_results.csv", "report.html"} <= names
+    assert {
+        "leaderboard.md",
+        "leaderboard.tex",
+        "leaderboard.csv",
+        "fusion_metrics.csv",
+        "task_results.csv",
+        "report.html",
+    } <= names
     md = (tmp_path / "report" / "leaderboard.md").read_text()
     assert "EN ↑" in md and "DIFF ↓" in md
     assert "convention 'canonical'" in md and "protocol 'quick' with overrides epochs=2" in md
@@ -99,7 +108,9 @@ def test_all_formats(tmp_path: Path) -> None:
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     # lower-is-better: the smallest DIFF is bold (a and b tie at 0.2), the next is underlined
     assert re.search(r"\\textbf\{0\.2", tex) and re.search(r"\\underline\{0\.4", tex)
-    assert r"\textbf{7.5" in tex and r"\underline{7.1" in tex and r"EN $\uparrow$" in tex and r"DIFF $\downarrow$" in tex
+    assert (
+        r"\textbf{7.5" in tex and r"\underline{7.1" in tex and r"EN $\uparrow$" in tex and r"DIFF $\downarrow$" in tex
+    )
     csv = pd.read_csv(tmp_path / "report" / "leaderboard.csv", index_col=0)
     assert csv.at["a", "msrs EN"] == pytest.approx(7.1) and pd.isna(csv.at["c", "Borda"])
     tidy = pd.read_csv(tmp_path / "report" / "fusion_metrics.csv")
@@ -132,7 +143,9 @@ def test_html_renders_in_a_headless_browser(tmp_path: Path) -> None:
     make_store(tmp_path)
     html = write_reports(tmp_path / "results.db", tmp_path / "report", formats=["html"])[0]
     text = html.read_text()
-    assert "src=\"file:" not in text and "http" not in text.split("<body>")[1].split("</body>")[0].replace("https://", "")
+    assert 'src="file:' not in text and "http" not in text.split("<body>")[1].split("</body>")[0].replace(
+        "https://", ""
+    )
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
              "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
     dom = subprocess.run([browser, *flags, "--virtual-time-budget=5000", "--dump-dom", html.as_uri()],
@@ -145,7 +158,7 @@ def test_html_renders_in_a_headless_browser(tmp_path: Path) -> None:
     # bar charts (EN, DIFF, mAP50), 3 radar? (needs ≥3 metrics: no), grid: 2 pairs × (IR + visible + 3 methods)
     assert n_img >= 3 + 2 * 5 and int(attrs["images-ok"]) == n_img
     assert int(attrs["tables"]) >= 4  # leaderboard, fusion msrs, detection m3fd, image grid
-    assert "<td class=\"best\">" in dom.stdout
+    assert '<td class="best">' in dom.stdout
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, "--window-size=1200,900", f"--screenshot={shot}", html.as_uri()],
                    capture_output=True, timeout=90, check=True)  # fmt: skip

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from ivifbench.errors import IvifError
 from ivifbench.fusion import MethodError, create_method
 from ivifbench.fusion.sage.colour import rgb_to_ycrcb_opencv8

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from ivifbench.errors import IvifError
 from ivifbench.fusion.sage.losses import (
     LossWeights,
@@ -20,6 +22,15 @@ from ivifbench.fusion.sage.losses import (
 from ivifbench.fusion.sage.sam import SamFeatureEncoder, SamPriors, build_sam, semantic_patches
 from ivifbench.fusion.sage.student import SageStudent
 from ivifbench.fusion.sage.teacher import SageTeacher, SpatialTransformer
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Toy tensors are too small to split over threads; on a busy 2-core runner one thread is much faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

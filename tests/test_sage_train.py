@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 import typer
+from typer.testing import CliRunner
+
 from ivifbench.datasets import DATASETS
 from ivifbench.errors import IvifError
 from ivifbench.fusion import create_method
@@ -16,7 +18,6 @@ from ivifbench.fusion.sage.checkpoint import read_state_dict
 from ivifbench.fusion.sage.cli import train_sage
 from ivifbench.fusion.sage.sam import build_sam
 from ivifbench.fusion.sage.train import SageTrainConfig, train
-from typer.testing import CliRunner
 
 CROP = (16, 32)
 
@@ -82,9 +83,19 @@ def test_two_epochs_losses_finite_and_falling(straight: Path) -> None:
     assert history[2]["lr_student"] < history[1]["lr_student"]  # cosine schedule steps
 
 
+class _Killed(Exception):
+    pass
+
+
+def _kill_after_first_epoch(message: str) -> None:
+    if message.startswith("epoch 1/"):  # logged right after the epoch's checkpoint is written
+        raise _Killed
+
+
 def test_resume_continues_where_it_stopped(toy: dict[str, Path], straight: Path) -> None:
     out = toy["base"] / "resumed"
-    train(_cfg(toy, out, epochs=1), log=lambda _: None)
+    with pytest.raises(_Killed):  # a 2-epoch run killed after its first epoch
+        train(_cfg(toy, out, epochs=2), log=_kill_after_first_epoch)
     with pytest.raises(IvifError, match="--resume"):
         train(_cfg(toy, out, epochs=2), log=lambda _: None)  # would overwrite the run
     app = typer.Typer()

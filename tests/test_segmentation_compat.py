@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from ivifbench.errors import InputError, IvifError, NotFoundError
 from ivifbench.tasks.segmentation import mmseg_compat
 from ivifbench.tasks.segmentation.mmseg_compat import (

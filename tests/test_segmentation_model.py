@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from ivifbench.errors import InputError
 from ivifbench.tasks.segmentation.model import (
     build_mit_backbone,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from ivifbench.datasets import DATASETS
 from ivifbench.datasets.labels import read_label_map
 from ivifbench.errors import InputError, IvifError
@@ -17,7 +19,6 @@ from ivifbench.tasks.segmentation.classes import FMB_PALETTE, MSRS_PALETTE, clas
 from ivifbench.tasks.segmentation.engine import class_weights
 from ivifbench.tasks.segmentation.prepare import find_fused, prepare
 from ivifbench.tasks.segmentation.task import PROTOCOLS, SegmentationTask
-from PIL import Image
 
 MSRS_CLASSES = ("unlabelled", "car", "person", "bike", "curve", "car_stop", "guardrail", "color_cone", "bump")
 
@@ -123,6 +124,15 @@ def test_prepare_replica_with_fused_folders(replica: Path, tmp_path: Path) -> No
     Image.fromarray(np.zeros((40, 64), np.uint8)).save(fused / "test" / f"{pair.id}.png")
     with pytest.raises(InputError, match="must keep the pair's size"):
         prepare(reader, fused, tmp_path / "d3", spec, splits=("test",))
+
+
+def test_prepare_fmb_replica_has_15_classes(tmp_path: Path) -> None:
+    root = DATASETS.get("fmb").synthesize(tmp_path / "fmb", pairs=4, seed=0, size=(64, 48))
+    spec = class_spec("fmb")
+    prepared = prepare(DATASETS.get("fmb")(root), None, tmp_path / "data", spec)
+    assert all(len(p.pixels) == 15 and p.absent == [] for p in prepared.values())
+    meta = json.loads((tmp_path / "data" / "classes.json").read_text())
+    assert meta["assumed"] is True and meta["num_classes"] == 15 and meta["input"] == "visible"
 
 
 # ------------------------------------------------------------------------------------------------ end to end

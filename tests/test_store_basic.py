@@ -94,7 +94,9 @@ def test_transaction_is_atomic(tmp_path: Path) -> None:
 def test_runs_manifest(tmp_path: Path) -> None:
     with ResultsStore(tmp_path / "r.db") as s:
         s.start_run("r1", "quick", "1", {"name": "quick"}, {"host": "h"})
-        s.finish_run("r1", status="finished", n_ok=3, n_failed=0, n_cached=1, manifest={"host": "h", "timings": {"x": 1}})
+        s.finish_run(
+            "r1", status="finished", n_ok=3, n_failed=0, n_cached=1, manifest={"host": "h", "timings": {"x": 1}}
+        )
         run = s.latest_run()
         assert run and run["status"] == "finished" and run["manifest"]["timings"] == {"x": 1} and run["n_ok"] == 3
     with ResultsStore(tmp_path / "r.db", readonly=True) as ro:

@@ -13,7 +13,7 @@ import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,9 @@ METRICS.register("STD", FakeMetric("STD", True))
 METRICS.register("DIFF", FakeMetric("DIFF", False))
 
 
-def score_folders(ir_dir: Any, vis_dir: Any, fused_dir: Any, metrics: list[str], convention: str, **kw: Any) -> pd.DataFrame:
+def score_folders(
+    ir_dir: Any, vis_dir: Any, fused_dir: Any, metrics: list[str], convention: str, **kw: Any
+) -> pd.DataFrame:
     """MEAN / STD of the fused image, DIFF = mean |fused − visible| (×100 to look like real numbers)."""
     rows = []
     vis = list_images(vis_dir)
@@ -63,9 +65,19 @@ class FakeTask(Task):
     datasets = ("msrs", "m3fd", "tno", "vt5000")
     protocols = ("quick", "paper")
     version = "1"
-    metric_directions = {"acc": True, "err": False, "acc/cls": True}
+    metric_directions: ClassVar[dict[str, bool]] = {"acc": True, "err": False, "acc/cls": True}
 
-    def run(self, *, dataset: str, root: Path, fused: Path | None, out: Path, protocol: str = "quick", seed: int = 0, **overrides: Any) -> TaskResult:
+    def run(
+        self,
+        *,
+        dataset: str,
+        root: Path,
+        fused: Path | None,
+        out: Path,
+        protocol: str = "quick",
+        seed: int = 0,
+        **overrides: Any,
+    ) -> TaskResult:
         delay = float(overrides.get("delay", 0))
         if delay:
             time.sleep(delay)
@@ -169,7 +181,11 @@ def write_suite(path: Path, **over: Any) -> Path:
         "device": "cpu",
         "methods": ["average", "max"],
         "datasets": [{"name": "msrs", "synthetic": {"pairs": 6, "seed": 0, "size": [64, 48]}}],
-        "metrics": {"names": ["MEAN", "STD", "DIFF"], "convention": "canonical", "engine": "test_sweep_fixtures:score_folders"},
+        "metrics": {
+            "names": ["MEAN", "STD", "DIFF"],
+            "convention": "canonical",
+            "engine": "test_sweep_fixtures:score_folders",
+        },
         "tasks": [{"name": "fake", "dataset": "msrs", "methods": ["average", "max"], "seeds": [0, 1]}],
         "report": {"formats": ["md", "csv"], "grid_images": 2},
     }

@@ -66,7 +66,15 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
         {"name": "slowmean", "type": "callable", "target": "test_sweep_fixtures:slow_fuse", "params": {"delay": 0.15}},
         "plugmean",  # an installed plugin (entry point ivifbench.methods)
     ]
-    tasks = [{"name": "fake", "dataset": "msrs", "methods": ["slowmean", "plugmean"], "seeds": [0, 1], "overrides": {"delay": 0.3}}]
+    tasks = [
+        {
+            "name": "fake",
+            "dataset": "msrs",
+            "methods": ["slowmean", "plugmean"],
+            "seeds": [0, 1],
+            "overrides": {"delay": 0.3},
+        }
+    ]
     suite = fx.write_suite(tmp_path / "s.yaml", methods=methods, tasks=tasks)
     plug = fx.make_plugin_dir(tmp_path / "plugin")  # the fake task and the plugin method reach subprocesses this way
 
@@ -101,7 +109,9 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
             if n >= kill_at:
                 break
             time.sleep(0.02)
-        assert proc.poll() is None, f"the run ended before the kill point {kill_at}: {proc.stderr.read().decode()[-2000:]}"
+        assert proc.poll() is None, (
+            f"the run ended before the kill point {kill_at}: {proc.stderr.read().decode()[-2000:]}"
+        )
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL

@@ -45,7 +45,7 @@ def test_run_cache_and_layout(tmp_path: Path) -> None:
         assert set(tr.seed) == {0, 1} and set(tr.metric) == {"acc", "err", "acc/cls"}
         run = s.latest_run()
         man = run["manifest"]
-        assert run["status"] == "finished" and man["git_revision"] is not None or man["git_revision"] is None
+        assert run["status"] == "finished" and "git_revision" in man
         assert man["versions"]["ivifbench"] and man["host"] and man["device"]["device"] == "cpu"
         assert set(man["timings"]["stage_wall_seconds"]) == {"fuse", "score", "task"}
         assert man["datasets"]["msrs"]["synthetic"] is True
@@ -82,7 +82,9 @@ def test_changed_parameters_rerun_only_that_method(tmp_path: Path) -> None:
     old_w = {r for r in before["image_metrics"] if r[0] == "weighted"}
     new_w = {r for r in after["image_metrics"] if r[0] == "weighted"}
     assert old_w and not (old_w & new_w)
-    assert {r for r in after["image_metrics"] if r[0] == "average"} == {r for r in before["image_metrics"] if r[0] == "average"}
+    assert {r for r in after["image_metrics"] if r[0] == "average"} == {
+        r for r in before["image_metrics"] if r[0] == "average"
+    }
 
 
 def test_failures_are_recorded_and_others_carry_on(tmp_path: Path) -> None:
@@ -93,7 +95,14 @@ def test_failures_are_recorded_and_others_carry_on(tmp_path: Path) -> None:
     ]
     tasks = [
         {"name": "fake", "dataset": "msrs", "methods": ["average", "nan"], "seeds": [0]},
-        {"name": "fake", "dataset": "msrs", "methods": ["average"], "seeds": [0], "protocol": "paper", "overrides": {"fail": True}},
+        {
+            "name": "fake",
+            "dataset": "msrs",
+            "methods": ["average"],
+            "seeds": [0],
+            "protocol": "paper",
+            "overrides": {"fail": True},
+        },
     ]
     out = tmp_path / "out"
     suite = fx.write_suite(tmp_path / "s.yaml", methods=methods, tasks=tasks, datasets=[
@@ -149,7 +158,12 @@ def test_folder_and_callable_methods(tmp_path: Path) -> None:
     s = _run(suite, out)
     assert s.failed == 2 and "no fused image named" in dict(s.failures)["fuse published/msrs/test"]
     # editing a callable's parameters reruns it only
-    methods[2] = {"name": "bright", "type": "callable", "target": "test_sweep_fixtures:brighter_fuse", "params": {"gain": 1.3}}
+    methods[2] = {
+        "name": "bright",
+        "type": "callable",
+        "target": "test_sweep_fixtures:brighter_fuse",
+        "params": {"gain": 1.3},
+    }
     s = _run(fx.write_suite(tmp_path / "c.yaml", methods=methods, tasks=[], datasets=ds), out)
     assert s.ok == 4 and s.failed == 2
 
@@ -162,7 +176,7 @@ def test_validate_reports_every_problem(tmp_path: Path) -> None:
         metrics={"names": ["MEAN", "MEEN"], "convention": "canonical", "engine": "test_sweep_fixtures:score_folders"},
         tasks=[{"name": "detecton", "dataset": "m3fd"}],
     )
-    errors, notes = check_suite(load_suite(bad))
+    errors, _notes = check_suite(load_suite(bad))
     text = "\n".join(errors)
     assert "did you mean 'average'" in text
     assert "did you mean 'msrs'" in text
@@ -179,7 +193,9 @@ def test_validate_reports_every_problem(tmp_path: Path) -> None:
 
     assert main(["validate", str(bad)]) == 2
     schema = tmp_path / "schema.yaml"
-    schema.write_text("name: x\nmethods: [{name: a, type: folder}]\ndatasets: [{name: tno}, {name: tno, root: a, synthetic: {}}]\nbogus: 1\n")
+    schema.write_text(
+        "name: x\nmethods: [{name: a, type: folder}]\ndatasets: [{name: tno}, {name: tno, root: a, synthetic: {}}]\nbogus: 1\n"
+    )
     with pytest.raises(SuiteError) as exc:
         load_suite(schema)
     msg = str(exc.value)

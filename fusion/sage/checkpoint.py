@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ivifbench.errors import IvifError
 from torch import Tensor, nn
+
+from ivifbench.errors import IvifError
 
 OFFICIAL_REPO = "https://github.com/RollingPlain/SAGE_IVIF (checkpoints/checkpoints.pt)"
 

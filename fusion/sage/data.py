@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
 from ivifbench.datasets.base import Pair
 from ivifbench.errors import InputError
 from ivifbench.fusion.sage.colour import on_8bit_grid, rgb_to_ycrcb_opencv8
 from ivifbench.fusion.sage.sam import SamPriors, semantic_patches, to_rgb_u8
 from ivifbench.imageio import read_pair
-from torch import Tensor
-from torch.utils.data import Dataset
 
 IGNORE_INDEX = 255
 PROBE_EPOCH = 2**31 - 1  # the crop seed of the fixed probe batch (no training epoch reaches it)

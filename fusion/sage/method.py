@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
+from torch import Tensor
+
 from ivifbench.errors import IvifError
 from ivifbench.fusion.base import FusionMethod, MethodError, MethodInfo
 from ivifbench.fusion.sage.checkpoint import OFFICIAL_REPO, load_strict
 from ivifbench.fusion.sage.colour import on_8bit_grid, rgb_to_ycrcb_opencv8, ycrcb_to_rgb_unclamped_y
 from ivifbench.fusion.sage.student import SageStudent
-from torch import Tensor
 
 ColourPath = Literal["opencv8", "shared"]
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
+
 from ivifbench.errors import IvifError
 from ivifbench.fusion.base import file_sha256
 from ivifbench.fusion.sage.checkpoint import read_state_dict
-from torch import Tensor, nn
 
 # How many masks per image the cache keeps (the release's top 20 by area).
 TOP_MASKS = 20

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
+
 from ivifbench.color import ycrcb_to_rgb
 from ivifbench.errors import IvifError
-from torch import Tensor
 
 
 class SegGuidance:

@@ -26,15 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+from torch.optim import Adam
+from torch.optim.lr_scheduler import CosineAnnealingLR
+from torch.utils.data import DataLoader
+
 from ivifbench.errors import IvifError
 from ivifbench.fusion.sage.checkpoint import read_state_dict, save_safetensors
 from ivifbench.fusion.sage.losses import LossWeights, student_loss, teacher_loss
 from ivifbench.fusion.sage.student import SageStudent
 from ivifbench.fusion.sage.teacher import SageTeacher
-from torch import Tensor, nn
-from torch.optim import Adam
-from torch.optim.lr_scheduler import CosineAnnealingLR
-from torch.utils.data import DataLoader
 
 STATE_FILE = "sage_state.safetensors"
 STUDENT_FILE = "student.safetensors"
@@ -250,6 +251,12 @@ class SageTrainer:
         _load_optim(self.opt_t, tensors, "optim.teacher", meta["groups_teacher"])
         self.sched_s.load_state_dict(meta["sched_student"])
         self.sched_t.load_state_dict(meta["sched_teacher"])
+        t_max = self.cfg.epochs * self.batches
+        if self.sched_s.T_max != t_max:  # --epochs changed: stretch the rest of the cosine to the new end
+            self.log(
+                f"--epochs {self.cfg.epochs} differs from the run's {old.get('epochs')}: cosine schedules now end there"
+            )
+            self.sched_s.T_max = self.sched_t.T_max = t_max
         self.start_epoch = int(meta["epochs_done"])
         self.history = [h for h in record.get("history", []) if h["epoch"] < self.start_epoch]
         self.log(f"resuming {self.out} after epoch {self.start_epoch}")

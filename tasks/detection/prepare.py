@@ -28,17 +28,23 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from PIL import Image, UnidentifiedImageError
+
 from ivifbench.datasets.base import DatasetReader, Pair
 from ivifbench.errors import InputError
 from ivifbench.imageio import IMAGE_SUFFIXES
 from ivifbench.tasks.detection.boxes import YoloBox, clip_voc, voc_to_yolo
-from PIL import Image, UnidentifiedImageError
 
 ROLES = ("train", "val", "test")
 SPLIT_DIR = Path(__file__).resolve().parent / "splits"
 M3FD_SPLIT_FILES = {role: SPLIT_DIR / f"m3fd_{role}.txt" for role in ROLES}
 DEFAULT_SPLIT = {"m3fd": "m3fd-voc2coco", "llvip": "native"}
-ALIASES = {"people": "person", "pedestrian": "person", "motorbike": "motorcycle"}  # dataset name → detector name
+ALIASES = {"people": "person", "pedestrian": "person", "motorbike": "motorcycle"}  # names that mean one class
+
+
+def _canonical(name: str) -> str:
+    key = name.strip().lower()
+    return ALIASES.get(key, key)
 
 
 @dataclass
@@ -80,13 +86,12 @@ class ClassMap:
 
     @classmethod
     def onto(cls, classes: Sequence[str], detector_names: Sequence[str]) -> ClassMap:
-        """Map dataset classes onto a trained detector's names (case-insensitive, with a few aliases: People→person)."""
-        lower = {n.lower(): i for i, n in enumerate(detector_names)}
+        """Map dataset classes onto a trained detector's names (case-insensitive; People, pedestrian and person match)."""
+        canon = {_canonical(n): i for i, n in reversed(list(enumerate(detector_names)))}  # first name wins
         ids: dict[str, int] = {}
         unmapped: list[str] = []
         for c in classes:
-            key = c.lower()
-            hit = lower.get(key, lower.get(ALIASES.get(key, key)))
+            hit = canon.get(_canonical(c))
             if hit is None:
                 unmapped.append(c)
             else:
@@ -297,7 +302,7 @@ def prepare(
         raise InputError(f"link must be 'symlink' or 'copy', got '{link}'")
     cmap = class_map or ClassMap.identity(classes)
     out = Path(out).absolute()
-    folders = sorted({plan.folders[r] for r in roles})
+    folders = list(dict.fromkeys(plan.folders[r] for r in ROLES if r in roles))
     todo = {f: plan.roles[f] for f in folders}
     for folder, pairs in todo.items():
         if not pairs:

@@ -176,6 +176,8 @@ def _settings(protocol: str, overrides: dict[str, Any]) -> tuple[dict[str, Any],
                     raise InputError(f"{key} must be a finite non-negative number, got {value!r}")
             elif key in _BOOLS:
                 bag[key] = _as_bool(key, value)
+            elif key == "cache" and str(value).lower() not in ("ram", "disk"):
+                bag[key] = _as_bool(key, value)
     if "imgsz" in s and s["imgsz"] % 32:
         raise InputError(f"imgsz must be a multiple of 32 (YOLO's stride), got {s['imgsz']}")
     if s.get("select", "last") not in ("best", "last"):
@@ -343,6 +345,7 @@ def _versions() -> dict[str, str]:
     import numpy as np
     import torch
     import ultralytics
+
     from ivifbench import __version__
 
     return {

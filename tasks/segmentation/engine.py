@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
 from ivifbench.errors import InputError
 from ivifbench.tasks.segmentation.classes import SegClasses
 from ivifbench.tasks.segmentation.mmseg_compat import import_mmseg, quiet_mmengine
@@ -186,6 +188,15 @@ def _quiet_console(logger: logging.Logger) -> None:
             handler.addFilter(_DropBenign())
 
 
+def _close_logs(runner: Any) -> None:
+    """Close the run's log file handlers (a sweep runs many tasks in one process)."""
+    logger = getattr(runner, "logger", None)
+    for handler in list(getattr(logger, "handlers", [])):
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
+            logger.removeHandler(handler)
+
+
 def _runner_class(verbose: bool) -> type:
     from mmengine.runner import Runner
 
@@ -293,6 +304,7 @@ def train_and_evaluate(
             "dist_cfg": {"backend": "gloo"},
         },
         "randomness": {"seed": int(seed), "deterministic": False},
+        "log_processor": {"by_epoch": False},
         "log_level": "INFO",
         "launcher": "none",
     }
@@ -319,21 +331,27 @@ def train_and_evaluate(
                 val_cfg={"type": "ValLoop"},
                 val_evaluator=Evaluator([FractionIoUMetric(ignore_index=classes.ignore_index)]),
             )
+    kwargs["experiment_name"] = f"ivifbench_seg_{uuid.uuid4().hex[:12]}"  # unique: loggers/scopes are per name
     with quiet_mmengine(logging.DEBUG if verbose else logging.WARNING):
         runner = _runner_class(verbose)(**kwargs)
-        timings["build"] = round(time.perf_counter() - t, 3)
-        final_loss = None
-        if iters > 0:
+        try:
+            timings["build"] = round(time.perf_counter() - t, 3)
+            final_loss = None
+            if iters > 0:
+                t, c = time.perf_counter(), time.process_time()
+                runner.train()
+                timings["train"] = round(time.perf_counter() - t, 3)
+                timings["train_cpu"] = round(time.process_time() - c, 3)
+                timings["train_s_per_iter"] = round(timings["train"] / iters, 4)
+                buf = runner.message_hub.log_scalars.get("train/loss")
+                if buf is not None:
+                    final_loss = float(buf.mean(min(10, iters)))
             t = time.perf_counter()
-            runner.train()
-            timings["train"] = round(time.perf_counter() - t, 3)
-            timings["train_s_per_iter"] = round(timings["train"] / iters, 4)
-            buf = runner.message_hub.log_scalars.get("train/loss")
-            if buf is not None:
-                final_loss = float(buf.mean(min(10, iters)))
-        t = time.perf_counter()
-        metrics = {k.removeprefix("seg/"): v for k, v in runner.test().items()}
-        timings["eval"] = round(time.perf_counter() - t, 3)
+            metrics = {k.removeprefix("seg/"): v for k, v in runner.test().items()}
+            timings["eval"] = round(time.perf_counter() - t, 3)
+            device = str(next(runner.model.parameters()).device)
+        finally:
+            _close_logs(runner)
     ckpt_path = None
     if iters > 0 and save_checkpoint:
         candidate = Path(work_dir) / f"iter_{iters}.pth"
@@ -348,6 +366,6 @@ def train_and_evaluate(
         "areas": dict(metric.areas),
         "checkpoint": ckpt_path,
         "final_loss": final_loss,
-        "device": str(next(runner.model.parameters()).device),
+        "device": device,
         "timings_s": timings,
     }

@@ -35,8 +35,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from ivifbench.errors import InputError, IvifError, NotFoundError
 from torch import Tensor
+
+from ivifbench.errors import InputError, IvifError, NotFoundError
 
 __all__ = [
     "MMENGINE_SAFE_GLOBALS",

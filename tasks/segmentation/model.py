@@ -18,9 +18,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from ivifbench.errors import InputError
 from ivifbench.tasks.segmentation.mmseg_compat import import_mmseg, load_checkpoint, quiet_mmengine
-from torch import Tensor, nn
 
 __all__ = [
     "IMAGENET_MEAN",

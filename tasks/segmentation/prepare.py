@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ivifbench.datasets.base import DatasetReader, Pair
 from ivifbench.datasets.labels import read_label_map, write_label_map
 from ivifbench.errors import InputError

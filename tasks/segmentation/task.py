@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ivifbench.errors import InputError, IvifError
 from ivifbench.tasks.base import Task, TaskResult
 
@@ -300,6 +301,7 @@ class SegmentationTask(Task):
 def _versions() -> dict[str, str]:
     import mmengine
     import torch
+
     from ivifbench import __version__
 
     try:
