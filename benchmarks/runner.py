@@ -238,6 +238,7 @@ def run_suite(
             "plan_seconds": round(summary.plan_seconds, 3),
             "stage_wall_seconds": summary.stage_seconds,
             "unit_seconds": {s: round(v, 3) for s, v in _unit_seconds(store, run_id).items()},
+            "unit_cpu_seconds": {s: round(v, 3) for s, v in _unit_seconds(store, run_id, "cpu").items()},
         }
         manifest["stage_counts"] = summary.stage_counts
         summary.seconds = time.time() - t0
@@ -271,10 +272,10 @@ def default_workers(todo: list[Unit]) -> int:
     return max(1, min(cpus // 2 if cpus > 2 else 1, len(todo) or 1))
 
 
-def _unit_seconds(store: ResultsStore, run_id: str) -> dict[str, float]:
-    rows = store._db.execute(
-        "SELECT kind, SUM(seconds) FROM units WHERE run_id = ? GROUP BY kind", (run_id,)
-    ).fetchall()
+def _unit_seconds(store: ResultsStore, run_id: str, what: str = "seconds") -> dict[str, float]:
+    """Per stage: the units' wall seconds (``seconds``) or CPU seconds (``cpu``) in this run."""
+    col = "seconds" if what == "seconds" else "json_extract(payload_json, '$.cpu_seconds')"
+    rows = store._db.execute(f"SELECT kind, SUM({col}) FROM units WHERE run_id = ? GROUP BY kind", (run_id,)).fetchall()
     return {k: float(v or 0) for k, v in rows}
 
 
@@ -295,7 +296,8 @@ def _execute(
     from ivifbench.benchmarks.executors import make_executor
 
     by_key = {u.key: u for u in todo}
-    done_ok = {u.key for u in cached if store.unit_status([u.key]).get(u.key) == "ok"}
+    cached_status = store.unit_status(u.key for u in cached)
+    done_ok = {k for k, st in cached_status.items() if st == "ok"}
     failed_keys = {u.key for u in cached} - done_ok
     pending = list(todo)  # in plan order: fuse, score, task
     counts = {s: {"to_run": 0, "cached": 0, "ok": 0, "failed": 0} for s in STAGES}
@@ -374,7 +376,7 @@ def summary_text(summary: RunSummary) -> str:
         f"({summary.seconds:.1f} s)"
     ]
     if summary.stage_seconds:
-        lines.append("stages: " + ", ".join(f"{s} {v:.1f} s" for s, v in summary.stage_seconds.items()))
+        lines.append("stages (wall): " + ", ".join(f"{s} {v:.1f} s" for s, v in summary.stage_seconds.items()))
     for name, why in summary.skipped_methods.items():
         lines.append(f"skipped method '{name}': {why}")
     if summary.failed:

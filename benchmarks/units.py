@@ -24,10 +24,13 @@ def execute_unit(unit: dict[str, Any]) -> dict[str, Any]:
     rec["spec"] = {k: v for k, v in unit["spec"].items() if k != "pairs"}
     rec["started"] = time.time()
     rec["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    cpu0 = _cpu_seconds()
     try:
         fn = {"fuse": _fuse, "score": _score, "task": _task}[unit["kind"]]
         rec.update(fn(unit))
         rec["status"] = "ok"
+        # CPU seconds (all threads and child processes): a timing that does not depend on how busy the machine was
+        rec.setdefault("payload", {})["cpu_seconds"] = round(_cpu_seconds() - cpu0, 3)
     except (Exception, SystemExit) as exc:  # every failure is recorded, the sweep carries on
         rec["status"] = "failed"
         rec["error"] = str(exc) if isinstance(exc, IvifError) else f"{type(exc).__name__}: {exc}"
@@ -35,6 +38,13 @@ def execute_unit(unit: dict[str, Any]) -> dict[str, Any]:
         rec["traceback"] = traceback.format_exc()
     rec["finished"] = time.time()
     return rec
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def failure_lines(rep: Report, limit: int = 20) -> list[str]:
     lines = [f"{len(f)} unit(s) failed (their numbers are missing; `ivifbench report --failures` shows tracebacks):"]
     for r in f.head(limit).itertuples():
         what = (
-            f"{r.task}/{r.method}/{r.dataset}/seed{r.seed}"
+            f"{r.task}/{r.method}/{r.dataset}/seed{int(r.seed) if r.seed == r.seed else '?'}"
             if r.kind == "task"
             else f"{r.kind} {r.method}/{r.dataset}/{r.split}"
         )

@@ -68,7 +68,10 @@ class Report:
     images: pd.DataFrame  # per-image values (for the HTML figures)
 
 
-def _in_domain(methods: dict[str, dict[str, Any]], method: str, dataset: str) -> bool:
+def _in_domain(methods: dict[str, dict[str, Any]], method: str, dataset: str, synthetic: set[str]) -> bool:
+    """Was ``method`` trained on ``dataset``? (Never for a synthetic replica of it.)"""
+    if dataset in synthetic:
+        return False
     trained = methods.get(method, {}).get("trained_on") or []
     return dataset.lower() in {str(t).lower() for t in trained}
 
@@ -84,6 +87,11 @@ def build_report(store_path: str | Path) -> Report:
         directions = store.metric_directions()
         run = store.latest_run()
     skipped = dict((run or {}).get("manifest", {}).get("skipped_methods") or {})
+    synthetic = {
+        name
+        for name, d in ((run or {}).get("manifest", {}).get("datasets") or {}).items()
+        if isinstance(d, dict) and d.get("synthetic")
+    }
     ok_units = set(units.loc[units.status == "ok", "key"]) if not units.empty else set()
     img = img[img.unit_key.isin(ok_units)] if not img.empty else img
     tr = tr[tr.unit_key.isin(ok_units)] if not tr.empty else tr
@@ -124,7 +132,7 @@ def build_report(store_path: str | Path) -> Report:
             f"Fusion metrics on {ds} (split {split}), convention '{conv}'; mean ± std over "
             f"{_n_text(n)} images; ↑ higher is better, ↓ lower is better."
         ]
-        row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds)}
+        row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds, synthetic)}
         if row_flags:
             notes.append("† the method was trained on this dataset (in-domain).")
         tables.append(
@@ -154,7 +162,7 @@ def build_report(store_path: str | Path) -> Report:
             + (f" with overrides {ov}" if ov else "")
             + f"; mean ± std over seeds {', '.join(map(str, seeds))}; each method's fused images replace the inputs."
         ]
-        row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds)}
+        row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds, synthetic)}
         if row_flags:
             notes.append("† the method was trained on this dataset (in-domain).")
         tables.append(
@@ -169,7 +177,7 @@ def build_report(store_path: str | Path) -> Report:
                 kind="task",
             )
         )
-    leaderboard = _leaderboard(fus, tsk, methods, split_counts)
+    leaderboard = _leaderboard(fus, tsk, methods, split_counts, synthetic)
     return Report(
         fusion=fus,
         tasks=tsk,
@@ -217,7 +225,11 @@ def _ranks(values: pd.Series, higher_is_better: bool) -> pd.Series:
 
 
 def _leaderboard(
-    fus: pd.DataFrame, tsk: pd.DataFrame, methods: dict[str, dict[str, Any]], split_counts: dict[str, int]
+    fus: pd.DataFrame,
+    tsk: pd.DataFrame,
+    methods: dict[str, dict[str, Any]],
+    split_counts: dict[str, int],
+    synthetic: set[str],
 ) -> Table | None:
     cols: dict[str, pd.Series] = {}
     dirs: dict[str, bool | None] = {}
@@ -233,7 +245,7 @@ def _leaderboard(
         kinds[name] = "fusion"
         conv_notes.add(conv)
         for m in g.method:
-            if _in_domain(methods, m, ds):
+            if _in_domain(methods, m, ds, synthetic):
                 flags[(m, name)] = "†"
     protos: set[str] = set()
     for (ds, task, proto, metric), g in tsk.groupby(["dataset", "task", "protocol", "metric"], sort=True):
@@ -247,7 +259,7 @@ def _leaderboard(
         kinds[name] = "task"
         protos.add(f"{task}: {proto}")
         for m in g.method:
-            if _in_domain(methods, m, ds):
+            if _in_domain(methods, m, ds, synthetic):
                 flags[(m, name)] = "†"
     if not cols:
         return None

@@ -10,9 +10,10 @@ import torch
 
 from ivifbench.errors import IvifError
 from ivifbench.fusion import MethodError, create_method
+from ivifbench.fusion.apply import fuse_pairs
 from ivifbench.fusion.sage.colour import rgb_to_ycrcb_opencv8
 from ivifbench.fusion.sage.student import SageStudent
-from ivifbench.imageio import read_image, read_pair, to_uint8
+from ivifbench.imageio import read_image, to_uint8
 
 STEMS = ("00000", "00001", "00002")
 
@@ -32,13 +33,15 @@ def _tensor(pixels: np.ndarray) -> torch.Tensor:
 @pytest.mark.parametrize(
     "stem", [STEMS[0], *(pytest.param(s, marks=pytest.mark.slow) for s in STEMS[1:])]
 )  # one 1024×768 pair takes ~4 s on 2 cores; the other two run with -m slow
-def test_parity_with_official_outputs(shared_data: Path, official_weights: Path, stem: str) -> None:
-    """Our read → fuse → write path reproduces the released fused PNG within 1 grey level at every pixel."""
+def test_parity_with_official_outputs(shared_data: Path, official_weights: Path, stem: str, tmp_path: Path) -> None:
+    """``ivifbench fuse``'s path (read_pair → SageFusion → write_png) reproduces the released PNG within 1 grey level."""
     method = create_method("sage", weights=official_weights)
     m3fd = shared_data / "m3fd" / "M3FD_Detection"
-    ir, vis = read_pair(m3fd / "Ir" / f"{stem}.png", m3fd / "Vis" / f"{stem}.png")
-    fused = method(_tensor(ir.pixels), _tensor(vis.pixels))
-    ours = to_uint8(fused[0].permute(1, 2, 0).numpy()).astype(int)
+    report = fuse_pairs(
+        method, [(stem, m3fd / "Ir" / f"{stem}.png", m3fd / "Vis" / f"{stem}.png")], tmp_path, progress=False
+    )
+    assert report.written == [stem], report.failed
+    ours = to_uint8(read_image(tmp_path / f"{stem}.png").pixels).astype(int)
     ref = to_uint8(read_image(shared_data / "fused" / "SAGE" / "m3fd" / f"{stem}.png").pixels).astype(int)
     diff = np.abs(ours - ref)
     print(f"sage parity {stem}: max {diff.max()}, mean {diff.mean():.3g}")

@@ -128,3 +128,43 @@ def test_refusals(toy: dict[str, Path], tmp_path: Path) -> None:
         train(SageTrainConfig(dataset="fmb", root=str(toy["root"]), out=str(tmp_path / "x")), log=lambda _: None)
     with pytest.raises(IvifError, match="no sage_state"):
         train(_cfg(toy, tmp_path / "y", epochs=1, resume=True), log=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def segformer(toy: dict[str, Path]) -> Path:
+    """A randomly initialised SegFormer-B0 for FMB's 15 classes, saved as a user-named checkpoint."""
+    pytest.importorskip("mmseg")
+    from ivifbench.tasks.segmentation.model import build_segformer
+
+    torch.manual_seed(0)
+    path = toy["base"] / "segformer_b0.pth"
+    torch.save(build_segformer("b0", 15).state_dict(), path)
+    return path
+
+
+def test_seg_guidance_is_frozen_and_passes_gradients(segformer: Path) -> None:
+    from ivifbench.fusion.sage.seg import SegGuidance
+
+    seg = SegGuidance(segformer, num_classes=15)
+    y = torch.rand(2, 1, 32, 48, requires_grad=True)
+    label = torch.randint(0, 15, (2, 32, 48))
+    label[0, :4] = 255
+    loss = seg.loss(y, torch.full((2, 2, 32, 48), 0.5), label)
+    assert loss is not None and torch.isfinite(loss)
+    loss.backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in seg.model.parameters())
+    assert seg.loss(y, torch.full((2, 2, 32, 48), 0.5), torch.full((2, 32, 48), 255)) is None  # nothing labelled
+    with pytest.raises(IvifError, match="classes"):
+        SegGuidance(segformer, num_classes=9)
+
+
+@pytest.mark.slow
+def test_train_with_segmentation_guidance(toy: dict[str, Path], segformer: Path) -> None:
+    out = toy["base"] / "with_seg"
+    logs: list[str] = []
+    train(_cfg(toy, out, epochs=1, seg_checkpoint=str(segformer), ini_epoch=0), log=logs.append)
+    assert any("segmentation guidance on" in m for m in logs)
+    steps = [json.loads(line) for line in (out / "losses.jsonl").read_text().splitlines()]
+    seg = [s["seg"] for s in steps if s["net"] == "teacher"]
+    assert seg and all(v == v for v in seg)

@@ -103,7 +103,9 @@ def _as_rgb8(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(arr, 3, axis=2) if arr.shape[2] == 1 else arr
 
 
-def prepare(reader: DatasetReader, split: str | None, fused: Path | None, out: Path, limit: int | None = None) -> list[SODSample]:
+def prepare(
+    reader: DatasetReader, split: str | None, fused: Path | None, out: Path, limit: int | None = None
+) -> list[SODSample]:
     """Write ``split`` of ``reader`` (every pair when ``None``) into the native layout under ``out``.
 
     Args:

@@ -19,6 +19,7 @@ from ivifbench.tasks.sod.data import SODSample, load_resized
 from ivifbench.tasks.sod.model import SaliencyNet
 from ivifbench.tasks.sod.scoring import SODScorer, read_map
 
+
 @dataclass
 class TrainConfig:
     """Everything that shapes one training run (recorded in ``TaskResult.details``)."""
@@ -71,7 +72,7 @@ def lr_factor(it: int, cfg: TrainConfig) -> float:
     return max(1.0 - (it - cfg.warmup) / span, 0.0)
 
 
-class cpu_threads:  # noqa: N801 - used as a context manager
+class cpu_threads:
     """Run a block with ``torch.set_num_threads(n)`` (``None``: unchanged), restoring the previous count after."""
 
     def __init__(self, n: int | None) -> None:
@@ -227,12 +228,20 @@ def load_model(path: str | Path, cfg: TrainConfig) -> tuple[SaliencyNet, dict[st
     ckpt = load_checkpoint(path)
     meta = ckpt.get("meta")
     if not isinstance(meta, dict) or meta.get("task") != "sod" or "state_dict" not in ckpt:
-        raise InputError(f"{path}: not an ivifbench SOD checkpoint (write one with a vt5000 run: out/seed<k>/model.pth)")
-    cfg.backbone, cfg.decoder_channels, cfg.size = str(meta["backbone"]), int(meta["decoder_channels"]), int(meta["size"])
+        raise InputError(
+            f"{path}: not an ivifbench SOD checkpoint (write one with a vt5000 run: out/seed<k>/model.pth)"
+        )
+    cfg.backbone, cfg.decoder_channels, cfg.size = (
+        str(meta["backbone"]),
+        int(meta["decoder_channels"]),
+        int(meta["size"]),
+    )
     cfg.pretrained = None
     model = SaliencyNet(cfg.backbone, cfg.decoder_channels, drop_path=cfg.drop_path)
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as exc:
-        raise InputError(f"{path}: weights do not fit a {cfg.backbone} saliency network ({str(exc).splitlines()[0]})") from exc
+        raise InputError(
+            f"{path}: weights do not fit a {cfg.backbone} saliency network ({str(exc).splitlines()[0]})"
+        ) from exc
     return model, meta

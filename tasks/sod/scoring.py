@@ -65,7 +65,9 @@ class SODScorer:
         pred = np.asarray(pred)
         gt = np.asarray(gt)
         if pred.dtype != np.uint8 or pred.ndim != 2:
-            raise InputError(f"{name}: a saliency map must be an 8-bit one-channel image, got {pred.dtype} {pred.shape}")
+            raise InputError(
+                f"{name}: a saliency map must be an 8-bit one-channel image, got {pred.dtype} {pred.shape}"
+            )
         if gt.ndim != 2:
             raise InputError(f"{name}: the ground-truth mask must be one channel, got shape {gt.shape}")
         if pred.shape != gt.shape:

@@ -113,7 +113,14 @@ class SODTask(Task):
         raise IvifError(f"task 'sod' has no protocol '{protocol}' (protocols: {', '.join(PROTOCOLS)})")
 
     def _run(
-        self, dataset: str, root: Path, fused: Path | None, out: Path, protocol: str, seed: int, overrides: dict[str, Any]
+        self,
+        dataset: str,
+        root: Path,
+        fused: Path | None,
+        out: Path,
+        protocol: str,
+        seed: int,
+        overrides: dict[str, Any],
     ) -> TaskResult:
         from ivifbench.datasets import DATASETS
         from ivifbench.tasks.sod import data as sod_data
@@ -138,31 +145,30 @@ class SODTask(Task):
             raise InputError(f"{fused}: fused-image folder not found")
         out.mkdir(parents=True, exist_ok=True)
 
+        engine.resolve_device(cfg.device)
+        checkpoint = opts.get("checkpoint")
+        if protocol == "paper" and not cfg.pretrained and not checkpoint:
+            raise IvifError(
+                "the paper protocol fine-tunes an ImageNet-pretrained MiT encoder: pass --set pretrained=<mit_b2 .pth> "
+                "(NVlabs' mit_b2.pth or mmseg's mit_b2_20220624-66e8bf70.pth; another variant with backbone=mit_bX)"
+            )
         reader = DATASETS.get(dataset)(root)
         eval_split = sod_data.split_named(reader, "test")
-        t0 = time.perf_counter()
-        test = sod_data.prepare(reader, eval_split, fused, out / "data", limit=limit)
         details: dict[str, Any] = {
             "dataset_root": str(reader.root),
             "fused": str(fused) if fused is not None else None,
             "input": "fused" if fused is not None else "visible",
             "eval_split": eval_split or "all",
-            "eval_images": len(test),
             "maps": str(out / "maps"),
             "data": str(out / "data"),
         }
-
-        checkpoint = opts.get("checkpoint")
+        # everything that can fail on the user's input fails here, before the long part
         if checkpoint:
             path = Path(str(checkpoint).replace("{seed}", str(seed)))
             model, meta = engine.load_model(path, cfg)
             details.update({"trained": False, "checkpoint": str(path), "checkpoint_meta": meta})
-            prepare_s = time.perf_counter() - t0
-            train_log: dict[str, Any] = {}
         else:
             train_reader, train_fused, train_split = self._train_source(reader, dataset, fused, opts)
-            train = sod_data.prepare(train_reader, train_split, train_fused, out / "data", limit=limit)
-            prepare_s = time.perf_counter() - t0
             details.update(
                 {
                     "trained": True,
@@ -172,6 +178,14 @@ class SODTask(Task):
                     "train_split": train_split,
                 }
             )
+        t0 = time.perf_counter()
+        test = sod_data.prepare(reader, eval_split, fused, out / "data", limit=limit)
+        details["eval_images"] = len(test)
+        train_log: dict[str, Any] = {}
+        if not checkpoint:
+            train = sod_data.prepare(train_reader, train_split, train_fused, out / "data", limit=limit)
+        prepare_s = time.perf_counter() - t0
+        if not checkpoint:
             model = engine.build_model(cfg)
             progress = _print_progress(cfg.iters) if opts.get("progress") else None
             train_log = engine.train(model, train, cfg, seed, progress=progress)
@@ -181,6 +195,8 @@ class SODTask(Task):
                 )
                 details["model"] = str(saved)
 
+        for stale in (out / "maps").glob("*.png"):  # a rerun into the same folder must not leave other runs' maps
+            stale.unlink()
         metrics, eval_log = engine.predict(model, test, cfg, out / "maps", batch=opts.get("eval_batch"))
         details.update(
             {
@@ -207,7 +223,9 @@ class SODTask(Task):
         return result
 
     @staticmethod
-    def _train_source(reader: Any, dataset: str, fused: Path | None, opts: dict[str, Any]) -> tuple[Any, Path | None, str]:
+    def _train_source(
+        reader: Any, dataset: str, fused: Path | None, opts: dict[str, Any]
+    ) -> tuple[Any, Path | None, str]:
         """(reader, fused folder, split) to train on: VT5000 Train, from this dataset or from ``train_root``."""
         from ivifbench.datasets import DATASETS
         from ivifbench.tasks.sod.data import split_named
@@ -257,7 +275,7 @@ def _check_settings(cfg: Any) -> None:
         cfg.pretrained = str(cfg.pretrained)
 
 
-def _print_progress(total: int):  # noqa: ANN202 - a small closure
+def _print_progress(total: int):
     import sys
 
     def show(it: int, loss: float) -> None:
