@@ -183,7 +183,7 @@ def run_suite(
     dev = next((u.spec.get("device") for u in plan.units if u.spec.get("device")), device or "cpu")
     todo, cached = select_units(plan, store, overwrite)
     if workers is None:
-        workers = default_workers(todo)
+        workers = default_workers(todo, str(dev))
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = RunSummary(run_id=run_id, out=out, store=store.path, total=len(plan.units), cached=len(cached))
     summary.skipped_methods = plan.skipped
@@ -266,10 +266,15 @@ def run_suite(
     return summary
 
 
-def default_workers(todo: list[Unit]) -> int:
-    """One worker per two cores (each unit uses the others' threads); at least one."""
-    cpus = os.cpu_count() or 1
-    return max(1, min(cpus // 2 if cpus > 2 else 1, len(todo) or 1))
+def default_workers(todo: list[Unit], device: str = "cpu") -> int:
+    """CPU: one worker per core up to 2 cores, then one per two cores (each worker gets cores/workers threads).
+    GPU: one worker (the units share the device one at a time; pass --workers to overlap them)."""
+    if str(device).startswith("cuda"):
+        n = 1
+    else:
+        cpus = os.cpu_count() or 1
+        n = cpus if cpus <= 2 else cpus // 2
+    return max(1, min(n, len(todo) or 1))
 
 
 def _unit_seconds(store: ResultsStore, run_id: str, what: str = "seconds") -> dict[str, float]:
@@ -299,7 +304,10 @@ def _execute(
     cached_status = store.unit_status(u.key for u in cached)
     done_ok = {k for k, st in cached_status.items() if st == "ok"}
     failed_keys = {u.key for u in cached} - done_ok
-    pending = list(todo)  # in plan order: fuse, score, task
+    # the long units first (critical path): fusion that a task waits for, tasks, other fusion, then scoring
+    task_deps = {d for u in todo if u.kind == "task" for d in u.deps}
+    prio = {"task": 1, "fuse": 2, "score": 3}
+    pending = sorted(todo, key=lambda u: 0 if u.key in task_deps else prio[u.kind])  # stable: plan order within
     counts = {s: {"to_run": 0, "cached": 0, "ok": 0, "failed": 0} for s in STAGES}
     for u in todo:
         counts[u.kind]["to_run"] += 1

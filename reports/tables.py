@@ -19,7 +19,7 @@ from ivifbench.store import ResultsStore
 
 # headline task metrics for the consolidated leaderboard (others, e.g. per-class AP, stay in the per-task tables)
 HEADLINE = {
-    "detection": ["mAP50", "mAP50-95"],
+    "detection": ["mAP50", "mAP50-95", "mAP50_95"],
     "segmentation": ["mIoU"],
     "sod": ["Sm", "maxF", "MAE"],
 }

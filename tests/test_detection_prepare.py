@@ -23,7 +23,7 @@ from ivifbench.tasks.detection.prepare import (
     limit_pairs,
     prepare,
 )
-from ivifbench.tasks.detection.task import _settings
+from ivifbench.tasks.detection.task import _epochs, _settings
 
 SIZE = (128, 96)
 
@@ -204,6 +204,9 @@ def test_real_m3fd_samples_with_published_fused_images(shared_data: Path, tmp_pa
 def test_settings_validation() -> None:
     s, opts = _settings("quick", {"epochs": "3", "imgsz": 64, "limit": 5, "amp": "false", "split": "hash"})
     assert s["epochs"] == 3 and s["imgsz"] == 64 and opts == {"limit": 5, "split": "hash"} and s["amp"] is False
+    assert s["steps"] == 300 and _epochs({**s, "epochs": None}, 71) == 300 // 9 + 1  # 9 batches of 8 per epoch
+    assert _epochs({**s, "epochs": None, "batch": 16, "nbs": 64}, 64) == 300  # 4 batches = 1 step per epoch
+    assert _epochs(s, 71) == 3  # epochs, when set, win
     with pytest.raises(IvifError, match="unknown detection setting 'epoch'"):
         _settings("quick", {"epoch": 3})
     with pytest.raises(InputError, match="multiple of 32"):

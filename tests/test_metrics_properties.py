@@ -14,8 +14,8 @@ from ivifbench.errors import InputError
 from ivifbench.metrics import CONVENTIONS, METRICS, compute
 
 ALL = METRICS.names()
-SYMMETRIC = [n for n in ALL if METRICS.get(n).needs_sources and n not in ("Qy", "Qw")]  # λ = σ_A²/(…) is not
-# symmetric in A, B for Qy/Qw only through the b·λ weighting, which is symmetric too; tested separately below.
+# Qc is not symmetric in (A, B) by definition: LIU/MEFB set the similarity to 0 where λ < 0 and to 1 where λ > 1.
+SYMMETRIC = [n for n in ALL if METRICS.get(n).needs_sources and n != "Qc"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -68,10 +68,10 @@ def test_known_extremes_when_fused_is_a_source(triple) -> None:
     out_same = compute(a, a, a, ["MSE", "CE", "PSNR", "RMSE", "Qabf", "Nabf", "Qcv", "VIF"])
     assert torch.all(out_same["MSE"] == 0) and torch.all(out_same["RMSE"] == 0)
     assert torch.all(out_same["PSNR"] == math.inf)
-    assert torch.allclose(out_same["CE"], torch.zeros(2))
-    assert torch.allclose(out_same["Nabf"], torch.zeros(2))  # no gradient stronger than both sources
-    assert torch.allclose(out_same["Qcv"], torch.zeros(2))
-    assert torch.allclose(out_same["VIF"], torch.full((2,), 2.0))  # each source preserved exactly: 1 + 1
+    assert torch.allclose(out_same["CE"], torch.zeros(2, dtype=torch.float64))
+    assert torch.allclose(out_same["Nabf"], torch.zeros(2, dtype=torch.float64))  # no gradient stronger than both sources
+    assert torch.allclose(out_same["Qcv"], torch.zeros(2, dtype=torch.float64))
+    assert torch.allclose(out_same["VIF"], torch.full((2,), 2.0, dtype=torch.float64))  # each source preserved exactly: 1 + 1
     # Qabf of F = A = B: every pixel keeps strength and angle: Tg/(1+e^{kg·(G−Dg)}) · Ta/(…) with G = g_F (the
     # reference's tie branch), so the value sits just under Tg·Ta; with fix_equal it is Qg(1)·Ta/(1+e^{22·(−0.2)}).
     assert (out_same["Qabf"] > 0.97).all() and (out_same["Qabf"] < 0.9994 * 0.9879 + 1e-12).all()
@@ -83,7 +83,7 @@ def test_mutual_information_extremes(triple) -> None:
     en = compute(a, a, a, ["EN"])["EN"]
     mi = compute(a, a, a, ["MI"])["MI"]
     assert torch.allclose(mi, 2 * en)  # MI(A, A) = H(A), twice
-    assert torch.allclose(compute(a, a, a, ["NMI"])["NMI"], torch.full((2,), 2.0))
+    assert torch.allclose(compute(a, a, a, ["NMI"])["NMI"], torch.full((2,), 2.0, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("name", SYMMETRIC)
@@ -158,3 +158,21 @@ def test_colour_handling_per_convention() -> None:
     en = compute(rgb, rgb[:, :1], rgb, ["EN"], "vifb")["EN"]
     per = [compute(rgb[:, k : k + 1], rgb[:, :1], rgb[:, k : k + 1], ["EN"], "vifb")["EN"] for k in range(3)]
     assert torch.allclose(en, sum(per) / 3)
+
+
+def test_torch_filter_backend_matches_scipy(monkeypatch) -> None:
+    """GPUs run the torch shifted-sum filters; on a CPU they must give the SciPy path's values to round-off."""
+    from ivifbench.metrics import filters
+
+    f, a, b = (_image(20 + i, (2, 3, 50, 47)) for i in range(3))
+    names = [n for n in ALL if n != "MS_SSIM"]
+
+    def both() -> dict:
+        vifb = {f"vifb/{k}": v for k, v in compute(f, a[:, :1], b, None, "vifb").items()}
+        return vifb | compute(f, a[:, :1], b, names)
+
+    ref = both()
+    monkeypatch.setattr(filters, "BACKEND", "torch")
+    got = both()
+    for n in ref:
+        assert torch.allclose(got[n], ref[n], rtol=1e-10, atol=1e-12), (n, got[n], ref[n])

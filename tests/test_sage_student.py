@@ -98,7 +98,7 @@ def test_grey_visible_and_shared_colour_path(random_weights: Path) -> None:
 
 def test_channels_last_gives_same_result(random_weights: Path) -> None:
     ir, vis = torch.rand(2, 1, 24, 33), torch.rand(2, 3, 24, 33)
-    a = create_method("sage", weights=random_weights)(ir, vis)
+    a = create_method("sage", weights=random_weights, channels_last=False)(ir, vis)
     b = create_method("sage", weights=random_weights, channels_last=True)(ir, vis)
     torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 

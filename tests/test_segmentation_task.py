@@ -215,3 +215,12 @@ def test_protocols_are_documented() -> None:
     paper = PROTOCOLS["paper"]
     assert paper["variant"] == "b3" and paper["crop"] == (512, 512) and paper["iters"] == 160000
     assert paper["lr"] == 6e-5 and paper["head_lr_mult"] == 10.0 and paper["batch"] == 16
+
+
+@pytest.mark.slow
+def test_quick_protocol_reaches_half_miou(tmp_path: Path) -> None:
+    """The quick protocol as documented: SegFormer-B0 from scratch on the reference replica, mIoU >= 0.5."""
+    root = DATASETS.get("msrs").synthesize(tmp_path / "msrs", pairs=48, seed=0, size=(256, 192))
+    result = SegmentationTask().run(dataset="msrs", root=root, fused=None, out=tmp_path / "run", seed=0)
+    assert result.details["protocol_settings"]["iters"] == PROTOCOLS["quick"]["iters"]
+    assert result.metrics["mIoU"] >= 0.5, result.metrics

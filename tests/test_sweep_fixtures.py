@@ -196,3 +196,8 @@ def write_suite(path: Path, **over: Any) -> Path:
 
 def python() -> str:
     return sys.executable
+
+
+def die_fuse(ir: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A method that takes its worker process down with it (as a crash in native code would)."""
+    os._exit(3)

@@ -257,3 +257,14 @@ def test_cli_run_prints_where_things_went(tmp_path: Path, capsys: pytest.Capture
     assert "2 failed" in text and "fuse nan/msrs/test" in text and "--failures" in text
     assert f"results: {out.resolve() / 'results.db'}" in text and "leaderboard.md" in text
     assert main(["run", str(suite), "--out", str(out), "--overwrite", "sometimes"]) == 2
+
+
+@pytest.mark.slow  # two worker-process starts (torch imports): ~6 s on an idle machine, 30+ s on a busy one
+def test_local_worker_crash_is_recorded(tmp_path: Path) -> None:
+    """A worker process that dies takes only its unit with it; the pool is rebuilt and the sweep carries on."""
+    methods = [{"name": "die", "type": "callable", "target": "test_sweep_fixtures:die_fuse"}, "average"]
+    ds = [{"name": "msrs", "synthetic": {"pairs": 3, "seed": 0, "size": [64, 48]}, "splits": ["test"]}]
+    suite = fx.write_suite(tmp_path / "s.yaml", methods=methods, tasks=[], datasets=ds)
+    s = _run(suite, tmp_path / "out", workers=1)
+    assert s.failed == 2 and s.ok == 2  # die: fuse crashed, its score not run; average: fuse and score
+    assert "worker process died" in dict(s.failures)["fuse die/msrs/test"]

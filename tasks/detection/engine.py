@@ -78,6 +78,8 @@ def local_weights(value: str | Path, what: str = "weights") -> Path:
 def _model_spec(value: str | Path) -> str:
     """A model yaml: a file, or the name of one bundled with ultralytics (e.g. ``yolov8n.yaml``, ``yolo11s.yaml``)."""
     text = str(value)
+    if "://" in text:
+        raise InputError(f"model '{text}' is a URL; name a local yaml or a bundled one (ivifbench never downloads)")
     if not text.lower().endswith((".yaml", ".yml")):
         raise InputError(f"model '{text}' must be a model yaml (e.g. yolov8n.yaml); pass checkpoints as weights=PATH")
     path = Path(text).expanduser()

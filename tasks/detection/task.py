@@ -12,9 +12,10 @@ those classes (``details["absent_classes"]`` names the others).
 Protocols (:data:`PROTOCOLS`):
 
 * ``quick``: YOLOv8n from its yaml (random init), CPU, on a synthetic replica (``DATASETS.get("m3fd").synthesize``);
-  160 px, batch 8 with one optimiser step per batch (``nbs = batch``), AdamW, one warm-up epoch, no mosaic; the final
-  weights are evaluated. Learns the warm-object replica within minutes on two cores (see the tests and the README
-  note); shrink it with ``epochs``/``imgsz``/``limit`` for smoke runs.
+  160 px, batch 8 with one optimiser step per batch (``nbs = batch``), AdamW lr 0.002, one warm-up epoch, no mosaic,
+  a budget of 300 optimiser steps (epochs = ceil(300 / batches per epoch), so a small replica trains more epochs);
+  the final weights are evaluated. Learns the warm-object replica within minutes on two cores (README); shrink it
+  with ``steps``/``epochs``/``imgsz``/``limit`` for smoke runs.
 * ``paper``: fine-tune the YOLOv8/YOLO11 checkpoint the user names (``weights=PATH``, e.g. COCO ``yolov8s.pt``) at
   the published input size, 640 px, for 100 epochs (ultralytics' default fine-tuning length; the IVIF papers do not
   publish theirs, ``specs/sage.md`` §7), batch 16, SGD lr 0.01 momentum 0.937 (pinned: ultralytics 8.4's
@@ -43,7 +44,8 @@ __all__ = ["PROTOCOLS", "RUN_OPTIONS", "DetectionTask"]
 _QUICK: dict[str, Any] = {
     "model": "yolov8n.yaml",
     "weights": None,
-    "epochs": 30,
+    "epochs": None,  # None: from the step budget below
+    "steps": 300,  # optimiser steps; epochs = ceil(steps / batches per epoch), so a small train split still learns
     "imgsz": 160,
     "batch": 8,
     "nbs": None,  # None: = batch (no gradient accumulation, so short runs get enough optimiser steps)
@@ -110,9 +112,9 @@ RUN_OPTIONS: dict[str, str] = {
     "device": "cpu | 0 | cuda:0 | auto (default: auto; the quick protocol defaults to cpu)",
 }
 
-_INTS = ("epochs", "imgsz", "batch", "nbs", "close_mosaic", "patience", "workers", "limit")
+_INTS = ("epochs", "steps", "imgsz", "batch", "nbs", "close_mosaic", "patience", "workers", "limit")
 _FLOATS = ("lr0", "lrf", "momentum", "weight_decay", "warmup_epochs", "mosaic", "conf", "iou")
-_POSITIVE = ("imgsz", "batch", "nbs", "limit")
+_POSITIVE = ("epochs", "steps", "imgsz", "batch", "nbs", "limit")
 _BOOLS = ("amp", "val_each_epoch", "keep_difficult")
 
 _M3FD = ("People", "Car", "Bus", "Motorcycle", "Lamp", "Truck")
@@ -270,6 +272,7 @@ class DetectionTask(Task):
         project = out / "ultralytics"
         trained: dict[str, Any] = {}
         if training:
+            s["epochs"] = _epochs(s, prepared.splits["train"].images)
             trained = engine.train(data_yaml=prepared.data_yaml, project=project, settings=s, seed=seed, device=dev)
             weights = trained["best"] if s.get("select") == "best" else trained["last"]
         else:
@@ -334,6 +337,17 @@ class DetectionTask(Task):
         )
         result.write_json(out / "metrics.json")
         return result
+
+
+def _epochs(s: dict[str, Any], n_train: int) -> int:
+    """The epochs to train: as set, or enough for ``steps`` optimiser steps (one per batch, ``nbs = batch``)."""
+    if s.get("epochs"):
+        return int(s["epochs"])
+    if not s.get("steps"):
+        raise InputError("set epochs=N or steps=N")
+    batches = math.ceil(n_train / int(s["batch"]))
+    accumulate = max(round((s.get("nbs") or s["batch"]) / s["batch"]), 1)  # ultralytics steps every nbs/batch batches
+    return max(1, math.ceil(int(s["steps"]) * accumulate / batches))
 
 
 def _rename(key: str, back: dict[str, str]) -> str:

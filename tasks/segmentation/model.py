@@ -125,7 +125,7 @@ def segformer_cfg(
         "avg_non_ignore": True,  # mean over scored pixels, as torch.nn.CrossEntropyLoss
     }
     if class_weight is not None:
-        loss["class_weight"] = list(class_weight)
+        loss = _weighted_loss_cfg(class_weight)
     return {
         "type": "EncoderDecoder",
         "data_preprocessor": preprocessor,
@@ -146,6 +146,52 @@ def segformer_cfg(
         "train_cfg": {},
         "test_cfg": {"mode": "whole"},
     }
+
+
+def _weighted_loss_cfg(class_weight: Any) -> dict[str, Any]:
+    return {"type": WEIGHTED_CE, "class_weight": [float(w) for w in class_weight], "loss_weight": 1.0}
+
+
+WEIGHTED_CE = "IvifWeightedCrossEntropyLoss"
+
+
+def _register_weighted_ce() -> None:
+    """Register a class-weighted cross-entropy in mmseg's MODELS (idempotent).
+
+    mmseg 1.2.2's ``CrossEntropyLoss`` with ``class_weight`` indexes the weights with every label value, so it fails
+    on ignored (255) pixels, e.g. the padding of crops larger than the image. This one is
+    ``F.cross_entropy(weight=..., ignore_index=...)``: the weighted mean over scored pixels.
+    """
+    from mmseg.registry import MODELS
+
+    if WEIGHTED_CE in MODELS.module_dict:
+        return
+
+    class IvifWeightedCrossEntropyLoss(nn.Module):
+        def __init__(self, class_weight: list[float], loss_weight: float = 1.0, loss_name: str = "loss_ce") -> None:
+            super().__init__()
+            self.class_weight = [float(w) for w in class_weight]
+            self.loss_weight = float(loss_weight)
+            self._loss_name = loss_name
+
+        def forward(
+            self, cls_score: Tensor, label: Tensor, weight: Tensor | None = None, ignore_index: int = 255, **_: Any
+        ) -> Tensor:
+            w = cls_score.new_tensor(self.class_weight)
+            if weight is None:
+                loss = F.cross_entropy(cls_score, label, weight=w, ignore_index=ignore_index)
+            else:  # per-pixel weights (mmseg's pixel samplers): weighted sum over the class-weighted scored pixels
+                per = F.cross_entropy(cls_score, label, weight=w, ignore_index=ignore_index, reduction="none")
+                valid = label != ignore_index
+                norm = (w[label.clamp(0, len(self.class_weight) - 1)] * valid).sum().clamp_min(1e-12)
+                loss = (per * weight).sum() / norm
+            return self.loss_weight * loss
+
+        @property
+        def loss_name(self) -> str:
+            return self._loss_name
+
+    MODELS.register_module(name=WEIGHTED_CE, module=IvifWeightedCrossEntropyLoss, force=True)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -298,6 +344,7 @@ def build_segformer(
         The model; call ``.eval()`` (and :func:`freeze`) to use it as a fixed segmenter.
     """
     import_mmseg()
+    _register_weighted_ce()
     from mmengine.config import ConfigDict
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
@@ -316,7 +363,7 @@ def build_segformer(
     )
     for key, value in (cfg_options or {}).items():
         if key == "class_weight":
-            cfg["decode_head"]["loss_decode"]["class_weight"] = list(value)
+            cfg["decode_head"]["loss_decode"] = _weighted_loss_cfg(value)
         else:
             cfg["decode_head"][key] = value
     with DefaultScope.overwrite_default_scope("mmseg"), quiet_mmengine():

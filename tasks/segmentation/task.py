@@ -42,10 +42,13 @@ from ivifbench.tasks.base import Task, TaskResult
 __all__ = ["PROTOCOLS", "RUN_OPTIONS", "SegmentationTask"]
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
+    # CPU, from scratch. Reference replica: DATASETS.get("msrs").synthesize(out, pairs=48, seed=0, size=(256, 192))
+    # (36 train / 12 test pairs). Class-balanced cross-entropy (sqrt median-frequency weights) lifts the small classes
+    # (cone, car_stop, bike) that decide mIoU; plain CE reached mIoU 0.30 vs 0.43 at 250 iterations, 0.52 vs 0.59 at 500.
     "quick": {
         "variant": "b0",
         "pretrained": None,
-        "crop": (96, 128),  # (H, W)
+        "crop": (128, 128),  # (H, W)
         "iters": 600,
         "batch": 4,
         "lr": 1e-3,
@@ -55,7 +58,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "ratio_range": (0.75, 1.5),
         "photometric": False,
         "cat_max_ratio": 1.0,
-        "class_weight": None,
+        "class_weight": "balanced",
         "num_workers": 0,
     },
     "paper": {
