@@ -80,6 +80,7 @@ class LocalExecutor:
         )
 
     def submit(self, unit: dict[str, Any]) -> None:
+        unit = {**unit, "capture": True}  # worker output goes to the unit's log, not over the progress bars
         try:
             fut = self._pool.submit(execute_unit, unit)
         except BrokenProcessPool:
@@ -150,7 +151,7 @@ class RayExecutor:
         self._running: dict[Any, dict[str, Any]] = {}
 
     def submit(self, unit: dict[str, Any]) -> None:
-        self._running[self._remote.remote(unit)] = unit
+        self._running[self._remote.remote({**unit, "capture": True})] = unit
 
     def wait(self, timeout: float | None = None) -> list[tuple[str, dict[str, Any]]]:
         if not self._running:

@@ -16,6 +16,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class Unit:
     seed: int | None = None
     deps: list[str] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
+    log: str | None = None  # where a worker process writes the unit's stdout/stderr
 
     @property
     def label(self) -> str:
@@ -387,6 +389,8 @@ def make_plan(suite: Suite, out: str | Path, *, device: str | None = None) -> Pl
                         },
                     )
                 )
+    for u in units:
+        u.log = str(out / "logs" / u.kind / (re.sub(r"[^A-Za-z0-9_.+-]+", "_", u.slot) + ".log"))
     hashes.save()
     return Plan(suite=suite, out=out, datasets=datasets, methods=methods, units=units)
 

@@ -396,6 +396,7 @@ def summary_text(summary: RunSummary) -> str:
         lines.append(
             f"tracebacks: ivifbench report --results {summary.out} --failures  (or the units table of {summary.store})"
         )
+        lines.append(f"worker output of each unit: {summary.out / 'logs'}")
     lines.append(f"results: {summary.store}")
     for p in summary.reports:
         lines.append(f"report:  {p}")

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,11 @@ def execute_unit(unit: dict[str, Any]) -> dict[str, Any]:
     rec["started"] = time.time()
     rec["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     cpu0 = _cpu_seconds()
+    log = unit.get("log") if unit.get("capture") else None
     try:
         fn = {"fuse": _fuse, "score": _score, "task": _task}[unit["kind"]]
-        rec.update(fn(unit))
+        with _redirect_output(log):
+            rec.update(fn(unit))
         rec["status"] = "ok"
         # CPU seconds (all threads and child processes): a timing that does not depend on how busy the machine was
         rec.setdefault("payload", {})["cpu_seconds"] = round(_cpu_seconds() - cpu0, 3)
@@ -38,6 +42,33 @@ def execute_unit(unit: dict[str, Any]) -> dict[str, Any]:
         rec["traceback"] = traceback.format_exc()
     rec["finished"] = time.time()
     return rec
+
+
+@contextlib.contextmanager
+def _redirect_output(path: str | None) -> Iterator[None]:
+    """In a worker process: send the unit's stdout/stderr (training logs, warnings) to its log file, not the terminal
+    where the driver draws its progress bars."""
+    if not path:
+        yield
+        return
+    import sys
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a", encoding="utf-8") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def _cpu_seconds() -> float:

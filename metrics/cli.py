@@ -39,8 +39,10 @@ def score(
     stats = grouped.agg(["mean", "count"]).assign(std=grouped.std(ddof=0))  # population std, as MetricAccumulator
     summary = Table(
         title=f"{table['image'].nunique()} images · convention '{conv.name}' · colour: {conv.colour}",
-        caption=("std is the population std over images; ↑ higher is better, ↓ lower is better"
-                 + (f"; written to {out}" if out is not None else "")),
+        caption=(
+            "std is the population std over images; ↑ higher is better, ↓ lower is better"
+            + (f"; written to {out}" if out is not None else "")
+        ),
     )
     for col, justify in (("metric", "left"), ("", "center"), ("mean", "right"), ("std", "right"), ("n", "right")):
         summary.add_column(col, justify=justify)  # type: ignore[arg-type]

@@ -1,12 +1,11 @@
 """Windows and filters shared by the metrics, written to reproduce MATLAB's arithmetic where the toolkits rely on it.
 
-Everything works on B×C×H×W tensors and keeps their dtype and device. Gaussian filtering is separable and direct
-(shifted sums), never FFT: VIF and SSIM threshold near-zero local variances, and FFT round-off flips those tests.
+Everything works on B×C×H×W (or B×S×C×H×W) tensors and keeps their dtype and device. Gaussian filtering is separable
+and direct (SciPy's C loops for CPU float64, torch shifted sums elsewhere), never FFT: VIF and SSIM threshold near-zero
+local variances, and FFT round-off flips those tests.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -22,15 +21,6 @@ def gaussian_1d(size: int, sigma: float, *, dtype: torch.dtype = torch.float64, 
     half = (size - 1) / 2
     x = torch.arange(size, dtype=torch.float64, device=device) - half
     g = torch.exp(-(x * x) / (2 * sigma * sigma))
-    return (g / g.sum()).to(dtype)
-
-
-def gaussian_2d(size: int, sigma: float, *, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
-    """MATLAB ``fspecial('gaussian', size, sigma)`` as a size×size tensor (with its eps·max truncation)."""
-    half = (size - 1) / 2
-    x = torch.arange(size, dtype=torch.float64, device=device) - half
-    g = torch.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma * sigma))
-    g[g < torch.finfo(torch.float64).eps * g.max()] = 0
     return (g / g.sum()).to(dtype)
 
 
@@ -87,9 +77,12 @@ def correlate1d_same(x: Tensor, taps: Tensor, dim: int, mode: str = "zeros") -> 
     if _use_scipy(x):
         return _scipy_corr1d(x, taps, dim, _SCIPY_MODES[mode])
     n = taps.numel()
-    padding = [0, 0] * (x.ndim - (dim % x.ndim) - 1) + [(n - 1) // 2, n - 1 - (n - 1) // 2]
-    xp = F.pad(x, padding) if mode == "zeros" else F.pad(x, padding, mode=mode)
-    return _torch_corr1d_valid(xp, taps.to(x), dim)
+    lo, hi = (n - 1) // 2, n - 1 - (n - 1) // 2
+    padding = (lo, hi, 0, 0) if dim % x.ndim == x.ndim - 1 else (0, 0, lo, hi)
+    flat = x.reshape(-1, 1, *x.shape[-2:])  # torch pads H and W of 4-D tensors in every mode
+    xp = F.pad(flat, padding) if mode == "zeros" else F.pad(flat, padding, mode=mode)
+    out = _torch_corr1d_valid(xp, taps.to(x), -1 if padding[0] or padding[1] else -2)
+    return out.reshape(x.shape)
 
 
 def separable_valid(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = None) -> Tensor:
@@ -173,6 +166,3 @@ def plane_mean(x: Tensor) -> Tensor:
     """Mean over H and W, keeping B×C."""
     return x.mean((-2, -1))
 
-
-def log_base(x: Tensor, base: float) -> Tensor:
-    return torch.log(x) / math.log(base) if base != math.e else torch.log(x)

@@ -83,15 +83,10 @@ def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, sca
 
     def q(g_s: Tensor, a_s: Tensor) -> Tensor:
         tie = g_f if not fix_equal else torch.ones_like(g_f)
-        ratio = torch.where(
-            g_s > g_f,
-            g_f / torch.where(g_s > g_f, g_s, 1),
-            torch.where(g_s < g_f, g_s / torch.where(g_s < g_f, g_f, 1), tie),
-        )
-        ang = 1 - (a_s - a_f).abs() / (math.pi / 2)
-        qg = 0.9994 / (1 + torch.exp(-15 * (ratio - 0.5)))
-        qa = 0.9879 / (1 + torch.exp(-22 * (ang - 0.8)))
-        return qg * qa
+        ratio = torch.where(g_s == g_f, tie, torch.minimum(g_s, g_f).div_(torch.maximum(g_s, g_f)))
+        ang = (a_s - a_f).abs_().div_(-math.pi / 2).add_(1)
+        # Tg/(1 + e^{kg(G−Dg)}) = Tg·sigmoid(−kg(G−Dg)); one fused op instead of three (same value to round-off)
+        return torch.sigmoid(ratio.sub_(0.5).mul_(15)).mul_(torch.sigmoid(ang.sub_(0.8).mul_(22))).mul_(0.9994 * 0.9879)
 
     num = (q(g_a, a_a) * g_a + q(g_b, a_b) * g_b).sum((-2, -1))
     den = (g_a + g_b).sum((-2, -1))

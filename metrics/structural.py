@@ -34,8 +34,16 @@ def _ssim_parts(x: Tensor, y: Tensor, taps: Tensor, c1: float, c2: float, **kw) 
     return lum, cs
 
 
-def ssim_map(x: Tensor, y: Tensor, *, size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
-             data_range: float = 255.0) -> Tensor:
+def ssim_map(
+    x: Tensor,
+    y: Tensor,
+    *,
+    size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    data_range: float = 255.0,
+) -> Tensor:
     """Wang's ``ssim_index`` map: Gaussian window size/σ (``fspecial``), 'valid', C = (K·L)²."""
     taps = gaussian_1d(size, sigma, dtype=x.dtype, device=x.device)
     lum, cs = _ssim_parts(x, y, taps, (k1 * data_range) ** 2, (k2 * data_range) ** 2)

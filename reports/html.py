@@ -108,7 +108,7 @@ def _bar_charts(rep: Report) -> list[str]:
         hib = g.higher_is_better.dropna()
         ax.set_title(f"{metric}{arrow(bool(hib.iloc[0]) if len(hib) else None)}")
         ax.set_xticks(x, labels)
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         figs.append(_img(_png(fig), f"bar chart {metric}"))
     t = rep.tasks
     if not t.empty:

@@ -227,7 +227,7 @@ def write_csv(rep: Report, folder: Path) -> list[Path]:
     rep.tasks.to_csv(p, index=False)
     paths.append(p)
     if rep.leaderboard is not None:
-        lb = rep.leaderboard.values.copy()
+        lb = (rep.leaderboard.full if rep.leaderboard.full is not None else rep.leaderboard.values).copy()
         for c in rep.leaderboard.extra.columns:  # type: ignore[union-attr]
             lb[c] = rep.leaderboard.extra[c]  # type: ignore[index]
         p = folder / "leaderboard.csv"

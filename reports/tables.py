@@ -39,6 +39,7 @@ class Table:
     row_flags: dict[str, str] = field(default_factory=dict)  # method -> marker
     extra: pd.DataFrame | None = None  # extra columns shown as they are (ranks), not ranked
     kind: str = "fusion"
+    full: pd.DataFrame | None = None  # the leaderboard's every column (for CSV)
 
     def best_two(self, col: str) -> tuple[set[str], set[str]]:
         """Methods holding the best and second-best value of ``col`` (ties share), by the column's direction."""
@@ -236,10 +237,15 @@ def _leaderboard(
     flags: dict[tuple[str, str], str] = {}
     conv_notes: set[str] = set()
     kinds: dict[str, str] = {}
+    groups: dict[str, str] = {}  # fusion column -> its dataset group (one summary column per group)
+    group_ds: dict[str, str] = {}
     for (ds, split, conv, metric), g in fus.groupby(["dataset", "split", "convention", "metric"], sort=True):
-        name = f"{ds if split_counts.get(ds, 1) == 1 else f'{ds}/{split}'} {metric}"
+        group = ds if split_counts.get(ds, 1) == 1 else f"{ds}/{split}"
         if fus.convention.nunique() > 1:
-            name += f" ({conv})"
+            group += f" ({conv})"
+        name = f"{group} {metric}"
+        groups[name] = group
+        group_ds[group] = ds
         cols[name] = g.set_index("method")["mean"]
         dirs[name] = _first(g.higher_is_better)
         kinds[name] = "fusion"
@@ -283,10 +289,37 @@ def _leaderboard(
     rank = extra.loc[order, "Borda"].rank(ascending=False, method="min")
     extra["rank"] = rank
     vals, extra = vals.loc[order], extra.loc[order]
+    # shown: one "fusion rank" per dataset (mean rank over its metrics) and each task's headline numbers; the full
+    # per-metric table goes to leaderboard.csv and the per-dataset tables
+    shown = pd.DataFrame(index=vals.index)
+    shown_dirs: dict[str, bool | None] = {}
+    shown_flags: dict[tuple[str, str], str] = {}
+    n_metrics: dict[str, int] = {}
+    for group in dict.fromkeys(groups.values()):
+        members = [c for c in ranked if groups.get(c) == group]
+        if not members:
+            continue
+        col = f"{group} fusion rank"
+        ranks = pd.DataFrame({c: _ranks(vals[c], bool(dirs[c])) for c in members})
+        shown[col] = ranks.mean(axis=1).where(vals[members].notna().all(axis=1))
+        shown_dirs[col] = False
+        n_metrics[group] = len(members)
+        for m in vals.index:
+            if _in_domain(methods, m, group_ds[group], synthetic):
+                shown_flags[(m, col)] = "†"
+    for c in vals.columns:
+        if kinds[c] == "task":
+            shown[c] = vals[c]
+            shown_dirs[c] = dirs[c]
+            if m_c := [k for k in flags if k[1] == c]:
+                shown_flags.update({k: flags[k] for k in m_c})
+    metric_counts = sorted(set(n_metrics.values()))
     notes = [
-        "Consolidated leaderboard: the mean of each fusion metric per dataset and the headline number of each task. "
-        "Borda = the number of methods a row beats, summed over every column (ties split); a row with a missing cell "
-        "gets no Borda total and no mean rank. 'Borda (fusion)' sums the fusion-metric columns only.",
+        "Consolidated leaderboard. '<dataset> fusion rank': the method's mean rank over that dataset's "
+        f"{'/'.join(map(str, metric_counts))} fusion metrics (1 = best; the values are in the tables below and every "
+        "column is in leaderboard.csv); task columns: each task's headline numbers. Borda = the number of methods a "
+        "row beats, summed over every fusion-metric and task column (ties split); a row with a missing cell gets no "
+        "Borda total and no mean rank. 'Borda (fusion)' sums the fusion-metric columns only.",
         "Conventions: " + ", ".join(sorted(conv_notes)) + "." if conv_notes else "",
         "Task protocols: " + "; ".join(sorted(protos)) + "." if protos else "",
     ]
@@ -295,11 +328,12 @@ def _leaderboard(
     return Table(
         title="Leaderboard",
         key="leaderboard",
-        values=vals,
+        values=shown,
         std=None,
-        directions=dirs,
+        directions=shown_dirs,
         notes=[n for n in notes if n],
-        flags=flags,
+        flags=shown_flags,
+        full=vals,
         extra=extra[["rank", "Borda", "Borda (fusion)", "mean rank"]],
         kind="leaderboard",
     )

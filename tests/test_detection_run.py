@@ -158,4 +158,4 @@ def test_quick_protocol_learns_the_replica(tmp_path: Path) -> None:
     root = DATASETS.get("m3fd").synthesize(tmp_path / "m3fd", pairs=100, seed=0)
     res = DetectionTask().run(dataset="m3fd", root=root, fused=None, out=tmp_path / "out", protocol="quick")
     assert res.metrics["mAP50"] >= 0.5, res.metrics
-    assert res.details["timings_s"]["total"] < 600
+    assert res.details["epochs_run"] == 34  # 300 steps / 9 batches of 8

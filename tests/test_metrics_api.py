@@ -53,10 +53,33 @@ def test_conventions_are_named_and_describe_colour() -> None:
 
 def test_vifb_convention_has_its_13_metrics() -> None:
     assert set(resolve_metrics(None, "vifb")) == {
-        "EN", "SD", "SF", "AG", "EI", "MI", "CE", "PSNR", "RMSE", "Qabf", "SSIM", "Qcb", "Qcv"
+        "EN",
+        "SD",
+        "SF",
+        "AG",
+        "EI",
+        "MI",
+        "CE",
+        "PSNR",
+        "RMSE",
+        "Qabf",
+        "SSIM",
+        "Qcb",
+        "Qcv",
     }
     assert set(resolve_metrics("all", "cddfuse")) == {
-        "EN", "SD", "SF", "AG", "MI", "MSE", "CC", "PSNR", "SCD", "VIF", "Qabf", "SSIM"
+        "EN",
+        "SD",
+        "SF",
+        "AG",
+        "MI",
+        "MSE",
+        "CC",
+        "PSNR",
+        "SCD",
+        "VIF",
+        "Qabf",
+        "SSIM",
     }
 
 
@@ -153,8 +176,23 @@ def test_score_folders_errors_name_the_file(folders) -> None:
 def test_cli_score_writes_csv_and_summary(folders, tmp_path: Path, capsys) -> None:
     ir, vi, fu = folders
     out = tmp_path / "scores.csv"
-    rc = main(["score", "--ir", str(ir), "--vis", str(vi), "--fused", str(fu), "--metrics", "EN,SD,Qabf",
-               "--convention", "tang", "--out", str(out)])
+    rc = main(
+        [
+            "score",
+            "--ir",
+            str(ir),
+            "--vis",
+            str(vi),
+            "--fused",
+            str(fu),
+            "--metrics",
+            "EN,SD,Qabf",
+            "--convention",
+            "tang",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     df = pd.read_csv(out, dtype={"image": str})
     assert list(df.columns) == ["image", "metric", "convention", "value"] and len(df) == 9

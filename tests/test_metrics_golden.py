@@ -22,9 +22,19 @@ from ivifbench.metrics.folders import read_raw
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 VIFB_NAMES = {
-    "Avg_gradient": "AG", "Cross_entropy": "CE", "Edge_intensity": "EI", "Entropy": "EN", "Mutinf": "MI",
-    "Psnr": "PSNR", "Qabf": "Qabf", "Qcb": "Qcb", "Qcv": "Qcv", "Rmse": "RMSE", "Spatial_frequency": "SF",
-    "Ssim": "SSIM", "Variance": "SD",
+    "Avg_gradient": "AG",
+    "Cross_entropy": "CE",
+    "Edge_intensity": "EI",
+    "Entropy": "EN",
+    "Mutinf": "MI",
+    "Psnr": "PSNR",
+    "Qabf": "Qabf",
+    "Qcb": "Qcb",
+    "Qcv": "Qcv",
+    "Rmse": "RMSE",
+    "Spatial_frequency": "SF",
+    "Ssim": "SSIM",
+    "Variance": "SD",
 }
 TANG_EXACT = ["EN", "MI", "PSNR", "MSE", "CC", "SCD", "AG"]  # current toolkit code, rtol 1e-6
 TANG_LEGACY = ["SD", "SF", "VIF"]  # pre-2023 code paths, rtol 1e-5

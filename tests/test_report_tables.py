@@ -77,12 +77,16 @@ def test_tables_directions_borda_and_flags(tmp_path: Path) -> None:
     assert lb.extra.at["a", "Borda"] == pytest.approx(2.5) and lb.extra.at["b", "Borda"] == pytest.approx(2.5)
     assert lb.extra.at["a", "rank"] == lb.extra.at["b", "rank"] == 1
     assert lb.extra.at["c", "Borda (fusion)"] == pytest.approx(0 + 2)
-    best, second = lb.best_two("msrs EN")
-    assert best == {"c"} and second == {"a"}
-    best, second = lb.best_two("msrs DIFF")
-    assert best == {"a", "b"} and second == {"c"}
-    assert lb.flags.get(("b", "msrs EN")) == "†"
-    assert "detection m3fd mAP50" in lb.values.columns and not any("AP50/Car" in c for c in lb.values.columns)
+    # shown: the mean rank over the dataset's fusion metrics (↓) and the task's headline number
+    assert list(lb.values.columns) == ["msrs fusion rank", "detection m3fd mAP50"]
+    # a: DIFF 1.5, EN 2 → 1.75; b: 1.5, 3 → 2.25; c: 3, 1 → 2
+    assert lb.values.at["a", "msrs fusion rank"] == pytest.approx(1.75)
+    assert lb.values.at["c", "msrs fusion rank"] == pytest.approx(2.0)
+    best, second = lb.best_two("msrs fusion rank")
+    assert best == {"a"} and second == {"c"}
+    assert lb.flags.get(("b", "msrs fusion rank")) == "†"
+    assert lb.full is not None and {"msrs EN", "msrs DIFF", "detection m3fd mAP50"} <= set(lb.full.columns)
+    assert not any("AP50/Car" in c for c in lb.full.columns)
 
 
 def test_all_formats(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,15 @@ from ivifbench.fusion.sage.student import SageStudent
 from ivifbench.imageio import read_image, to_uint8
 
 STEMS = ("00000", "00001", "00002")
+
+
+@pytest.fixture(autouse=True)
+def _threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """One thread for the toy-size tests (too small to split, and ~10× faster on a busy runner); full-size keep 2."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(before if "parity" in request.node.name else 1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from torch import Tensor
 from ivifbench.color import ycrcb_to_rgb
 from ivifbench.errors import IvifError
 
+PAD_TO = 32  # SegFormer's output stride
+
 
 class SegGuidance:
     """Cross-entropy of a frozen SegFormer on the teacher's colour output.
@@ -60,5 +62,12 @@ class SegGuidance:
         if not bool((label != self.ignore_index).any()):
             return None
         rgb = ycrcb_to_rgb(torch.cat((y, crcb), 1))  # clamped to [0, 1], as the release clamps
-        logits = self._logits(self.model, rgb, size=tuple(label.shape[-2:]))
+        h, w = rgb.shape[-2:]
+        # SegFormer's four stride-2 stages need sides that are multiples of 32: pad (replicate), predict, crop back
+        ph, pw = -h % PAD_TO, -w % PAD_TO
+        if ph or pw:
+            rgb = F.pad(rgb, (0, pw, 0, ph), mode="replicate")
+        logits = self._logits(self.model, rgb)[..., :h, :w]
+        if logits.shape[-2:] != label.shape[-2:]:
+            logits = F.interpolate(logits, size=tuple(label.shape[-2:]), mode="bilinear", align_corners=False)
         return F.cross_entropy(logits, label, ignore_index=self.ignore_index)

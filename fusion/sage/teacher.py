@@ -1,8 +1,12 @@
 """The SAGE teacher ("main network") with the SPA module and its persistent repository (sage.md §2), from the spec.
 
-Where sage.md leaves a detail open, the choice made here is marked [INF] in a comment. Parameter count: the spec's
-layers give 2,787,025 parameters (147,520 of them in the unused ``compress_and_upsample``); the release reports
-2,787,043. The 18 parameters sage.md does not describe cannot be placed from the spec alone (see ``report`` notes).
+Where sage.md leaves a detail open, the choice made here is marked [INF] in a comment. Checks against the release's
+figures: FLOPs (2×MAC, attention included) 224.5 G at 192×256, the release's "about 225 G"; each SpatialTransformer
+91,456 parameters, as released. Parameter count: the spec's layers give 2,787,025 (147,520 of them in the unused
+``compress_and_upsample``, a 3×3 conv 256→64 by that count); the release reports 2,787,043. The remaining 18
+parameters are not described by sage.md (e.g. a last 3×3 conv reading 18 channels instead of 16 would account for
+them), so they cannot be placed from the spec alone; the official teacher weights were never released, so no
+checkpoint depends on them.
 """
 
 from __future__ import annotations
