@@ -122,13 +122,19 @@ def _fused_present(u: Unit) -> bool:
 
 
 class _Progress:
-    """One bar per stage with counts, rate and ETA (rich, on stderr); silent when disabled."""
+    """One bar per stage with counts, rate and ETA (rich, on stderr); on a non-terminal (CI logs) one line per finished
+    unit with the same numbers; silent when disabled."""
 
     def __init__(self, enabled: bool, totals: dict[str, int], cached: dict[str, int]) -> None:
         self.enabled = enabled and any(totals.values())
         self._p = None
         self._tasks: dict[str, Any] = {}
-        if self.enabled:
+        self._plain = self.enabled and not sys.stderr.isatty()
+        self._totals = totals
+        self._done: dict[str, int] = dict.fromkeys(STAGES, 0)
+        self._failed: dict[str, int] = dict.fromkeys(STAGES, 0)
+        self._start: dict[str, float] = {}
+        if self.enabled and not self._plain:
             from ivifbench.progress import make_progress
 
             self._p = make_progress()
@@ -138,7 +144,25 @@ class _Progress:
                     extra = f" (+{cached[stage]} cached)" if cached.get(stage) else ""
                     self._tasks[stage] = self._p.add_task(f"{stage:<5}{extra}", total=totals[stage], rate="")
 
-    def advance(self, stage: str, failed: bool) -> None:
+    def started(self, stage: str) -> None:
+        self._start.setdefault(stage, time.time())
+
+    def advance(self, stage: str, failed: bool, label: str = "") -> None:
+        self._done[stage] += 1
+        self._failed[stage] += int(failed)
+        if self._plain:
+            n, total = self._done[stage], self._totals.get(stage, 0)
+            spent = time.time() - self._start.get(stage, time.time())
+            rate = n / spent * 60 if spent > 0 else 0.0
+            eta = (total - n) * spent / n if n else 0.0
+            fail = f", {self._failed[stage]} failed" if self._failed[stage] else ""
+            print(
+                f"[{stage} {n}/{total}] {label} {'FAILED' if failed else 'ok'} — {rate:.1f} units/min, "
+                f"elapsed {spent:.0f} s, eta {eta:.0f} s{fail}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
         if not self._p or stage not in self._tasks:
             return
         tid = self._tasks[stage]
@@ -146,9 +170,8 @@ class _Progress:
         task = next(t for t in self._p.tasks if t.id == tid)
         speed = task.speed
         rate = f"{speed * 60:.1f} units/min" if speed else ""
-        task.fields["failed"] = task.fields.get("failed", 0) + int(failed)
-        if task.fields["failed"]:
-            rate += f" [red]{task.fields['failed']} failed"
+        if self._failed[stage]:
+            rate += f" [red]{self._failed[stage]} failed"
         self._p.update(tid, rate=rate)
 
     def close(self) -> None:
@@ -337,7 +360,7 @@ def _execute(
             summary.failed += 1
             counts[unit.kind]["failed"] += 1
             summary.failures.append((unit.label, r.error or "failed"))
-        bars.advance(unit.kind, r.status != "ok")
+        bars.advance(unit.kind, r.status != "ok", unit.label)
 
     try:
         while pending or in_flight:
@@ -361,6 +384,7 @@ def _execute(
                 if all(d in done_ok for d in u.deps):
                     pending.remove(u)
                     stage_first.setdefault(u.kind, time.time())
+                    bars.started(u.kind)
                     ex.submit(u.to_dict())
                     in_flight.add(u.key)
                     progressed = True

@@ -168,3 +168,23 @@ def test_sam_priors_cache(tiny_sam: Path, tmp_path: Path) -> None:
     assert np.array_equal(priors.masks(img), masks)
     other = SamPriors(tiny_sam, "tiny", tmp_path / "cache", amg_overrides={"points_per_side": 2})
     assert other.cache_path(img) != priors.cache_path(img)  # settings are part of the key
+
+
+def test_sam_gets_rgb_not_bgr(tmp_path: Path, tiny_sam: Path) -> None:
+    """The release passed cv2's BGR to SAM (sage.md §8.6); we pass the visible image as RGB, IR as grey ×3."""
+    from PIL import Image
+
+    from ivifbench.datasets.base import Pair
+    from ivifbench.fusion.sage.data import load_sources, pair_masks
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    grey = rng.integers(0, 256, (24, 40), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "vis.png")
+    Image.fromarray(grey).save(tmp_path / "ir.png")
+    seen: list[np.ndarray] = []
+    priors = SamPriors(tiny_sam, "tiny", tmp_path / "cache")
+    priors.masks = lambda image: seen.append(image) or np.zeros((0, *image.shape[:2]), bool)  # type: ignore[method-assign]
+    pair_masks(priors, load_sources(Pair("x", "train", tmp_path / "ir.png", tmp_path / "vis.png"), False))
+    assert np.array_equal(seen[0], rgb)
+    assert np.array_equal(seen[1], np.repeat(grey[..., None], 3, axis=2))

@@ -252,8 +252,11 @@ def test_cli_run_prints_where_things_went(tmp_path: Path, capsys: pytest.Capture
     ds = [{"name": "msrs", "synthetic": {"pairs": 3, "seed": 0, "size": [64, 48]}, "splits": ["test"]}]
     suite = fx.write_suite(tmp_path / "s.yaml", methods=methods, tasks=[], datasets=ds)
     out = tmp_path / "out"
-    assert main(["run", str(suite), "--out", str(out), "--workers", "0", "-q"]) == 1
-    text = capsys.readouterr().out
+    assert main(["run", str(suite), "--out", str(out), "--workers", "0"]) == 1
+    captured = capsys.readouterr()
+    text = captured.out
+    # not a terminal: one progress line per finished unit, with counts, rate and ETA
+    assert "[fuse 1/2]" in captured.err and "units/min" in captured.err and "eta" in captured.err
     assert "2 failed" in text and "fuse nan/msrs/test" in text and "--failures" in text
     assert f"results: {out.resolve() / 'results.db'}" in text and "leaderboard.md" in text
     assert main(["run", str(suite), "--out", str(out), "--overwrite", "sometimes"]) == 2

@@ -42,6 +42,7 @@ def train_sage(
     lr_teacher: Annotated[float, typer.Option("--lr-teacher")] = 5e-4,
     lr_student: Annotated[float, typer.Option("--lr-student")] = 2e-3,
     max_pairs: Annotated[int | None, typer.Option("--max-pairs", help="use only the first N pairs")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="data-loading processes (0: in the main process)")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Train SAGE (teacher with SPA + SAM priors, distilled into the student) on a dataset's IR/visible pairs."""
@@ -70,6 +71,7 @@ def train_sage(
         lr_teacher=lr_teacher,
         lr_student=lr_student,
         max_pairs=max_pairs,
+        workers=workers,
         progress=progress,
     )
     result = train(cfg, log=typer.echo)

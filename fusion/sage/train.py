@@ -72,6 +72,7 @@ class SageTrainConfig:
     eta_min: float = 1e-5
     k: int = 4
     max_pairs: int | None = None
+    workers: int = 0
     progress: bool = True
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -342,7 +343,14 @@ class SageTrainer:
         for epoch in range(self.start_epoch, cfg.epochs):
             self.data.set_epoch(epoch)
             order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
-            loader = DataLoader(self.data, batch_size=cfg.batch_size, sampler=order.tolist(), num_workers=0)
+            # workers get a copy of the dataset made here, after set_epoch, so their crops follow the epoch too
+            loader = DataLoader(
+                self.data,
+                batch_size=cfg.batch_size,
+                sampler=order.tolist(),
+                num_workers=cfg.workers,
+                pin_memory=self.device.type == "cuda",
+            )
             sums: dict[str, list[float]] = {"student": [], "teacher": []}
             bar = tqdm(loader, desc=f"SAGE epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False)
             distil = epoch >= cfg.student_epoch
