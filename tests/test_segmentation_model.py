@@ -98,3 +98,14 @@ def test_mit_conversion_and_backbone_weights(tmp_path: Path) -> None:
     torch.testing.assert_close(model.backbone.state_dict()[k], backbone.state_dict()[k] + 1.0)
     with pytest.raises(InputError, match="does not fit the MiT encoder"):
         build_mit_backbone("b1", checkpoint=weights)
+
+
+def test_class_weighted_loss_ignores_255() -> None:
+    """mmseg 1.2.2's CrossEntropyLoss with class_weight fails on ignored pixels; ours is torch's weighted mean."""
+    model = build_segformer("b0", 3, cfg_options={"class_weight": [1.0, 2.0, 3.0]})
+    loss = model.decode_head.loss_decode
+    logits = torch.randn(2, 3, 4, 4)
+    label = torch.tensor([[[0, 1, 2, 255]] * 4] * 2)
+    want = torch.nn.functional.cross_entropy(logits, label, weight=torch.tensor([1.0, 2.0, 3.0]), ignore_index=255)
+    torch.testing.assert_close(loss(logits, label, ignore_index=255), want)
+    assert loss.loss_name == "loss_ce"

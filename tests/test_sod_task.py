@@ -127,6 +127,19 @@ def test_vt821_needs_a_vt5000_model(quick_run: tuple[Path, object], tmp_path: Pa
     assert len(list((tmp_path / "r1" / "maps").glob("*.png"))) == 2
 
 
+def test_vt821_trained_inside_the_run(replica: Path, fused: Path, tmp_path: Path) -> None:
+    root = DATASETS.get("vt821").synthesize(tmp_path / "vt821", pairs=2, seed=1, size=(64, 48))
+    with pytest.raises(IvifError, match="train_fused="):  # VT821 fused images cannot train on VT5000
+        SODTask().run(dataset="vt821", root=root, fused=fused, out=tmp_path / "r0", train_root=str(replica), **TINY)
+    result = SODTask().run(
+        dataset="vt821", root=root, fused=None, out=tmp_path / "r1", train_root=str(replica), save_model=False, **TINY
+    )
+    d = result.details
+    assert d["trained"] is True and d["train_dataset"] == "vt5000" and d["train_split"] == "Train"
+    assert d["eval_split"] == "test" and d["eval_images"] == 2 and d["input"] == "visible"
+    assert not (tmp_path / "r1" / "model.pth").exists()
+
+
 def test_bad_settings(replica: Path, tmp_path: Path) -> None:
     task = SODTask()
     base = {"dataset": "vt5000", "root": replica, "fused": None, "out": tmp_path / "o"}
@@ -138,6 +151,8 @@ def test_bad_settings(replica: Path, tmp_path: Path) -> None:
         task.run(**base, protocol="fast")
     with pytest.raises(IvifError, match="does not support dataset 'msrs'"):
         task.run(**{**base, "dataset": "msrs"})
+    with pytest.raises(IvifError, match="pretrained="):  # the paper protocol needs ImageNet MiT weights
+        task.run(**base, protocol="paper", device="cpu")
     with pytest.raises(InputError, match="nope.pth"):
         task.run(**base, pretrained=str(tmp_path / "nope.pth"))
     with pytest.raises(InputError, match="fused-image folder not found"):

@@ -26,7 +26,7 @@ def _failed(res) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def test_builtin_passes() -> None:
-    res = check_method("laplacian")
+    res = check_method("weighted")
     assert res.ok and len(res.checks) >= 7, res.lines()
 
 

@@ -66,7 +66,9 @@ class SageFusion(FusionMethod):
         self.colour = colour
         self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
         self.net = SageStudent()
-        assert self.weights is not None  # the base class refuses a missing file (needs_weights=True)
+        # unreachable (the base class refuses a missing --weights, needs_weights=True); keeps type checkers calm
+        if self.weights is None:
+            raise IvifError("sage: --weights is required")
         load_strict(self.net, self.weights, "SAGE student", prefix="student.")
         self.net.eval().to(self.device)
         if self.channels_last:

@@ -120,8 +120,10 @@ def train(
     masks = torch.from_numpy(masks_np)
     load_s = time.perf_counter() - t0
     model.to(device).train()
-    head = [p for n, p in model.named_parameters() if n.startswith("head.")]
-    body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
+    head = [p for n, p in model.named_parameters() if ".decode_head." in f".{n}"]
+    body = [p for n, p in model.named_parameters() if ".decode_head." not in f".{n}"]
+    if not head or not body:  # pragma: no cover - guards the head_lr_mult split against a renamed module
+        raise IvifError("cannot tell the SegFormer head from its encoder (no 'decode_head' parameters)")
     opt = torch.optim.AdamW(
         [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.lr * cfg.head_lr_mult}],
         lr=cfg.lr,
@@ -150,12 +152,13 @@ def train(
         for group, base in zip(opt.param_groups, base_lrs, strict=True):
             group["lr"] = base * lr_factor(it, cfg)
         loss = bce_iou_loss(model(x), y)
-        if not math.isfinite(loss.item()):
-            raise IvifError(f"training diverged at iteration {it + 1} (loss {loss.item()}); lower lr=")
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise IvifError(f"training diverged at iteration {it + 1} (loss {value}); lower lr=")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        running += loss.item()
+        running += value
         if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iters:
             k = (it % cfg.log_every) + 1
             log.append({"iter": it + 1, "loss": running / k})
