@@ -20,3 +20,16 @@ def test_round_trip_and_luminance_only():
     np.testing.assert_allclose(out.numpy(), rgb.numpy(), atol=2e-3)
     grey = fuse_luminance(lambda a, y: a, ir, rgb[:, :1])
     assert grey.shape == (2, 1, 8, 8) and torch.equal(grey, ir)
+
+
+def test_8bit_path_is_bit_exact_with_opencv_on_all_corner_colours():
+    from ivifbench.color import luminance_and_chroma, rgb_to_ycrcb_8bit
+
+    rgb = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [1, 2, 3], [254, 0, 255], [128, 128, 128]]
+    ref = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    t = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    ours = rgb_to_ycrcb_8bit(t)[0].permute(1, 2, 0).numpy() * 255
+    np.testing.assert_array_equal(np.round(ours).astype(np.uint8), ref)
+    y, chroma = luminance_and_chroma(t)  # 8-bit data takes the exact path
+    torch.testing.assert_close(torch.cat((y, chroma), 1), rgb_to_ycrcb_8bit(t))

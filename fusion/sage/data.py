@@ -16,7 +16,6 @@ from torch.utils.data import Dataset
 
 from ivifbench.datasets.base import Pair
 from ivifbench.errors import InputError
-from ivifbench.fusion.sage.colour import on_8bit_grid, rgb_to_ycrcb_opencv8
 from ivifbench.fusion.sage.sam import SamPriors, semantic_patches, to_rgb_u8
 from ivifbench.imageio import read_pair
 
@@ -43,10 +42,9 @@ def load_sources(pair: Pair, read_labels: bool, palette: Sequence[Sequence[int]]
         y, crcb = vis, torch.full((2, *vis.shape[1:]), 0.5)
     else:
         # the OpenCV 8-bit conversion the release trains on, when the file is 8-bit; the float one otherwise
-        from ivifbench.color import rgb_to_ycrcb
+        from ivifbench.color import luminance_and_chroma
 
-        ycc = (rgb_to_ycrcb_opencv8 if on_8bit_grid(vis) else rgb_to_ycrcb)(vis[None])[0]
-        y, crcb = ycc[:1], ycc[1:]
+        y, crcb = (t[0] for t in luminance_and_chroma(vis[None]))
     label = None
     if read_labels and pair.label is not None:
         from ivifbench.datasets.labels import read_label_map

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -11,10 +11,7 @@ from torch import Tensor
 from ivifbench.errors import IvifError
 from ivifbench.fusion.base import FusionMethod, MethodError, MethodInfo
 from ivifbench.fusion.sage.checkpoint import OFFICIAL_REPO, load_strict
-from ivifbench.fusion.sage.colour import on_8bit_grid, rgb_to_ycrcb_opencv8, ycrcb_to_rgb_unclamped_y
 from ivifbench.fusion.sage.student import SageStudent
-
-ColourPath = Literal["opencv8", "shared"]
 
 # Smallest side the student takes: it pools twice by 2.
 MIN_SIZE = 4
@@ -24,12 +21,6 @@ class SageFusion(FusionMethod):
     """SAGE (CVPR 2025) student network, luminance fusion.
 
     Params:
-        colour: ``"opencv8"`` (default) reproduces the official test's colour path exactly: for visible images on the
-            8-bit grid, Y/Cr/Cb are quantised as ``cv2.cvtColor(BGR2YCrCb)`` does and the network's Y is converted back
-            unclamped (sage.md §3, §6); that is what makes the outputs match the released ones to ±1 grey level.
-            Inputs off the 8-bit grid (16-bit files) fall back to the float conversion. ``"shared"`` always uses
-            :func:`ivifbench.color.fuse_luminance` (float BT.601, Y clamped first); it differs from the release by up to
-            3 grey levels.
         channels_last: run the convolutions in channels-last memory format; ``None`` (default) means on for CPU devices,
             where it measured ~1.3–1.4× faster (benchmarks/perf/bench_sage.py), off on GPUs (not measured there).
             Same numbers up to float rounding; parity with the release holds either way.
@@ -54,16 +45,12 @@ class SageFusion(FusionMethod):
         self,
         weights: str | Path | None = None,
         device: str | torch.device = "cpu",
-        colour: ColourPath = "opencv8",
         channels_last: bool | None = None,
         **params: Any,
     ) -> None:
-        super().__init__(weights=weights, device=device, colour=colour, channels_last=channels_last, **params)
-        if colour not in ("opencv8", "shared"):
-            raise IvifError(f"sage: colour must be 'opencv8' or 'shared', got '{colour}'")
+        super().__init__(weights=weights, device=device, channels_last=channels_last, **params)
         if params:
-            raise IvifError(f"sage: unknown parameter(s) {', '.join(sorted(params))} (known: colour, channels_last)")
-        self.colour = colour
+            raise IvifError(f"sage: unknown parameter(s) {', '.join(sorted(params))} (known: channels_last)")
         self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
         self.net = SageStudent()
         # unreachable (the base class refuses a missing --weights, needs_weights=True); keeps type checkers calm
@@ -86,10 +73,5 @@ class SageFusion(FusionMethod):
         return self.net.fuse(y, ir).contiguous()
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
-        return self._student(y, ir).clamp(0, 1)
-
-    def fuse(self, ir: Tensor, vis: Tensor) -> Tensor:
-        if self.colour == "shared" or vis.shape[1] == 1 or not on_8bit_grid(vis):
-            return super().fuse(ir, vis)
-        ycrcb = rgb_to_ycrcb_opencv8(vis)
-        return ycrcb_to_rgb_unclamped_y(self._student(ycrcb[:, :1], ir), ycrcb[:, 1:])
+        # Unclamped, as the release recombines it with the chroma (only the saved RGB is clamped).
+        return self._student(y, ir)
