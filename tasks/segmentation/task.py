@@ -43,8 +43,8 @@ __all__ = ["PROTOCOLS", "RUN_OPTIONS", "SegmentationTask"]
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
     # CPU, from scratch. Reference replica: DATASETS.get("msrs").synthesize(out, pairs=48, seed=0, size=(256, 192))
-    # (36 train / 12 test pairs). Measured (seed 0, visible images): mIoU 0.606, aAcc 0.925 after 600 iterations
-    # (202 CPU-seconds of training on one thread, ~0.34 s per iteration); 0.665 after 1000. Class-balanced cross-entropy
+    # (36 train / 12 test pairs). Measured (seed 0, visible images): mIoU 0.602, aAcc 0.922 after 600 iterations
+    # (192 CPU-seconds of training on one thread, ~0.32 s per iteration); 0.665 after 1000. Class-balanced cross-entropy
     # (sqrt median-frequency weights) lifts the small classes (cone, car_stop, bike) that decide mIoU: with a 1000-step
     # schedule plain CE had mIoU 0.30 vs 0.43 at 250 iterations and 0.52 vs 0.59 at 500.
     # Small budget (the embedded suite, ~1 minute): iters=200, warmup=20 on the suite's 24-pair 256×192 replica gave
