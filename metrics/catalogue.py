@@ -210,7 +210,7 @@ _SPECS = (
             **_same("tang", "tang-legacy", variant="tang"),
             "cddfuse": {"variant": "cddfuse"},
         },
-        notes="vifb and cddfuse sum the two sources (range −2…2); tang's variant is not checked against MATLAB",
+        notes="vifb and cddfuse sum the two sources (range −2…2); cddfuse emulates scikit-image's float32 arithmetic; tang's variant is not checked against MATLAB",
     ),
     MetricSpec(
         "MS_SSIM",

@@ -165,4 +165,3 @@ def check_min_size(x: Tensor, size: int, metric: str) -> None:
 def plane_mean(x: Tensor) -> Tensor:
     """Mean over H and W, keeping B×C."""
     return x.mean((-2, -1))
-

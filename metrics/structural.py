@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ivifbench.metrics.filters import check_min_size, gaussian_1d, pad, plane_mean, separable_valid
+from ivifbench.metrics.filters import check_min_size, correlate1d_valid, gaussian_1d, pad, plane_mean, separable_valid
 
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -50,12 +50,40 @@ def ssim_map(
     return lum * cs
 
 
+def _box7_float32(x: Tensor) -> Tensor:
+    """SciPy ``uniform_filter(size=7)`` on a float32 image, cropped by 3 px: exact double sums / 7, stored as float32
+    after each axis (rows first), as SciPy does for float32 arrays. Returns float32."""
+    ones = torch.ones(7, dtype=torch.float64, device=x.device)
+    rows = (correlate1d_valid(x.to(torch.float64), ones, -2) / 7).to(torch.float32)
+    return (correlate1d_valid(rows.to(torch.float64), ones, -1) / 7).to(torch.float32)
+
+
+def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
+    """scikit-image 0.19's ``structural_similarity`` as CDDFuse calls it: float32 images, 7×7 uniform window, sample
+    covariance (49/48), data_range 2 (its default for floats), mean over the map cropped by 3 px.
+
+    It runs in float32 on purpose: with data_range 2 the constants (C2 = 3.6e-3) are below float32's resolution of
+    E[x²] ≈ 6.5e4, so the published values carry float32 round-off in flat regions that float64 does not reproduce
+    (up to 2e-4 relative on TNO). Returns float64 per plane.
+    """
+    x32, y32 = x.to(torch.float32), y.to(torch.float32)
+    ux, uy = _box7_float32(x32), _box7_float32(y32)
+    uxx, uyy, uxy = _box7_float32(x32 * x32), _box7_float32(y32 * y32), _box7_float32(x32 * y32)
+    cov_norm = 49 / 48
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
+    c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
+    a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
+    b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
+    s = (a1 * a2) / (b1 * b2)
+    return s.to(torch.float64).mean((-2, -1))
+
+
 def _ssim_one(x: Tensor, y: Tensor, variant: str) -> Tensor:
     """Mean SSIM per plane (B×C) under a toolkit's implementation."""
-    if variant == "cddfuse":  # scikit-image 0.19: 7×7 uniform, sample covariance, 3-px crop (= 'valid'), data_range 2
-        taps = torch.full((7,), 1 / 7, dtype=x.dtype, device=x.device)
-        lum, cs = _ssim_parts(x, y, taps, (0.01 * 2) ** 2, (0.03 * 2) ** 2, cov_norm=49 / 48)
-        return plane_mean(lum * cs)
+    if variant == "cddfuse":
+        return _ssim_skimage_float32(x, y)
     if variant == "tang":  # MATLAB ssim(): 11-tap σ 1.5 Gaussian, replicate padding, DynamicRange 1 for doubles
         taps = gaussian_1d(11, 1.5, dtype=x.dtype, device=x.device)
         lum, cs = _ssim_parts(x, y, taps, 0.01**2, 0.03**2, padding="replicate")
@@ -69,7 +97,7 @@ def ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") 
     Canonical: Wang's ``ssim_index`` (Gaussian 11/1.5, K = 0.01/0.03, L = 255, 'valid', mean of the map) and the
     **mean** of the two sources, so the range is [−1, 1] and SSIM(F=A=B) = 1.
     Variants: ``'vifb'`` the **sum** of the two ``ssim_index`` values; ``'cddfuse'`` the sum of scikit-image 0.19's
-    values (7×7 uniform window, sample covariance, data_range 2: constants nearly zero); ``'tang'`` ½(S_A + S_B) with
+    values (7×7 uniform window, sample covariance, data_range 2, computed in float32 as CDDFuse's run was); ``'tang'`` ½(S_A + S_B) with
     MATLAB's ``ssim`` (replicate-padded Gaussian, DynamicRange 1: not checked against MATLAB, no published values).
     Raises InputError below 11×11 (7×7 for ``'cddfuse'``).
     """

@@ -161,7 +161,8 @@ def build_report(store_path: str | Path) -> Report:
         notes = [
             f"Task {task} on {ds}, protocol '{proto}'"
             + (f" with overrides {ov}" if ov else "")
-            + f"; mean ± std over seeds {', '.join(map(str, seeds))}; each method's fused images replace the inputs."
+            + (f"; mean ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"; seed {seeds[0]}")
+            + "; each method's fused images replace the inputs."
         ]
         row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds, synthetic)}
         if row_flags:

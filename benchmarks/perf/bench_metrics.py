@@ -4,7 +4,7 @@ Batched ``ivifbench.metrics.compute`` (convention ``cddfuse``) against a naive p
 numpy/scipy the way the reference evaluator works (direct 2-D ``convolve2d`` windows, ``histogram2d``), in the same
 run, on the same images; prints per-image medians, the ratio, and the largest disagreement between the two.
 
-    python benchmarks/perf/bench_metrics.py [--batch 8] [--runs 3] [--naive-images 1] [--threads 2] [--device cpu]
+    python benchmarks/perf/bench_metrics.py [--batch 8] [--runs 3] [--naive-images 1] [--threads 1] [--device cpu]
 
 Images: the MSRS test triples in ../shared/data (DRMF's fused images) when present, else seeded synthetic images.
 """
@@ -159,7 +159,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--naive-images", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)  # 2 torch threads spin-wait on a shared 2-core box
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
