@@ -87,6 +87,25 @@ class FMB(FolderPairReader):
         "Pole",
     )
     class_order_assumed = True
+    # FMB: no official colour table was found; background black, then the 14 colours a third-party FMB loader uses
+    # (ASSUMED, for visualisation only: scoring never uses colours).
+    palette = (
+        (0, 0, 0),
+        (228, 228, 179),
+        (133, 57, 181),
+        (177, 162, 67),
+        (50, 178, 200),
+        (199, 45, 132),
+        (84, 172, 66),
+        (79, 73, 179),
+        (166, 99, 76),
+        (253, 121, 66),
+        (91, 165, 137),
+        (152, 97, 155),
+        (140, 153, 105),
+        (158, 215, 222),
+        (90, 113, 135),
+    )
     ignore_index = 255
     layout: ClassVar[dict[str, SplitDirs]] = {
         s: SplitDirs(f"{s}/Infrared", f"{s}/Visible", f"{s}/Label") for s in ("train", "test")

@@ -15,11 +15,14 @@ from ivifbench.datasets import DATASETS
 from ivifbench.datasets.labels import read_label_map
 from ivifbench.errors import InputError, IvifError
 from ivifbench.tasks import TASKS
-from ivifbench.tasks.segmentation.classes import FMB_PALETTE, MSRS_PALETTE, class_spec
+from ivifbench.tasks.segmentation.classes import class_spec
+
 from ivifbench.tasks.segmentation.engine import class_weights
 from ivifbench.tasks.segmentation.prepare import find_fused, prepare
 from ivifbench.tasks.segmentation.task import PROTOCOLS, SegmentationTask
 
+MSRS_PALETTE = DATASETS.get("msrs").palette
+FMB_PALETTE = DATASETS.get("fmb").palette
 MSRS_CLASSES = ("unlabelled", "car", "person", "bike", "curve", "car_stop", "guardrail", "color_cone", "bump")
 
 

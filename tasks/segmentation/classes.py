@@ -21,49 +21,13 @@ import numpy as np
 from ivifbench.errors import InputError
 
 __all__ = [
-    "FMB_PALETTE",
     "MMSEG_IGNORE",
-    "MSRS_PALETTE",
     "SegClasses",
     "class_spec",
 ]
 
 MMSEG_IGNORE = 255
 
-# MSRS/MFNet colours (../shared/data/msrs/class_list_segmentation.csv)
-MSRS_PALETTE: tuple[tuple[int, int, int], ...] = (
-    (0, 0, 0),
-    (64, 0, 128),
-    (64, 64, 0),
-    (0, 128, 192),
-    (0, 0, 192),
-    (128, 128, 0),
-    (64, 64, 128),
-    (192, 128, 128),
-    (192, 64, 0),
-)
-
-# FMB: no official colour table was found; background black, then the 14 colours a third-party FMB loader uses
-# (ASSUMED, for visualisation only: scoring never uses colours).
-FMB_PALETTE: tuple[tuple[int, int, int], ...] = (
-    (0, 0, 0),
-    (228, 228, 179),
-    (133, 57, 181),
-    (177, 162, 67),
-    (50, 178, 200),
-    (199, 45, 132),
-    (84, 172, 66),
-    (79, 73, 179),
-    (166, 99, 76),
-    (253, 121, 66),
-    (91, 165, 137),
-    (152, 97, 155),
-    (140, 153, 105),
-    (158, 215, 222),
-    (90, 113, 135),
-)
-
-_PALETTES = {"msrs": MSRS_PALETTE, "fmb": FMB_PALETTE}
 _BACKGROUND = ("score", "ignore")
 
 
@@ -163,7 +127,7 @@ def class_spec(
     names = tuple(getattr(reader_cls, "classes", ()) or ())
     if "segmentation" not in tuple(getattr(reader_cls, "tasks", ())) or len(names) < 2:
         raise InputError(f"dataset '{dataset}' has no segmentation labels (segmentation runs on msrs and fmb)")
-    palette = getattr(reader_cls, "palette", None) or _PALETTES.get(dataset) or _default_palette(len(names))
+    palette = getattr(reader_cls, "palette", None) or _default_palette(len(names))
     palette = tuple(tuple(int(c) for c in colour) for colour in palette)
     if len(palette) < len(names):
         palette = palette + _default_palette(len(names))[len(palette) :]

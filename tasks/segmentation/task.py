@@ -96,29 +96,11 @@ RUN_OPTIONS: dict[str, str] = {
     "val_interval": "also evaluate the eval split every N iterations, into the run's log (default 0: never)",
 }
 
-_MSRS = ("unlabelled", "car", "person", "bike", "curve", "car_stop", "guardrail", "color_cone", "bump")
-_FMB = (
-    "background",
-    "Road",
-    "Sidewalk",
-    "Building",
-    "Lamp",
-    "Sign",
-    "Vegetation",
-    "Sky",
-    "Person",
-    "Car",
-    "Truck",
-    "Bus",
-    "Motorcycle",
-    "Bicycle",
-    "Pole",
-)
-
-
 def _directions() -> dict[str, bool]:
+    from ivifbench.datasets import DATASETS
+
     out = {"mIoU": True, "aAcc": True, "mAcc": True}
-    for name in dict.fromkeys((*_MSRS, *_FMB)):
+    for name in dict.fromkeys(c for d in ("msrs", "fmb") for c in DATASETS.get(d).classes):
         out[f"IoU/{name}"] = True
         out[f"Acc/{name}"] = True
     return out
