@@ -16,7 +16,6 @@ from ivifbench.datasets.labels import read_label_map
 from ivifbench.errors import InputError, IvifError
 from ivifbench.tasks import TASKS
 from ivifbench.tasks.segmentation.classes import class_spec
-
 from ivifbench.tasks.segmentation.engine import class_weights
 from ivifbench.tasks.segmentation.prepare import find_fused, prepare
 from ivifbench.tasks.segmentation.task import PROTOCOLS, SegmentationTask
