@@ -83,11 +83,9 @@ def fuse(
 
 def register(app: typer.Typer) -> None:
     """Add the fusion commands to the main app."""
+    from ivifbench.fusion.sage.cli import train_sage
+
     app.add_typer(methods_app, name="methods")
     app.command(help="Fuse IR/visible folders with one method.")(fuse)
-    try:  # TODO(integration): drop this guard once fusion/sage/cli.py has landed
-        from ivifbench.fusion.sage.cli import train_sage
-    except ImportError:
-        return
     train_app.command("sage", help="Train SAGE (teacher + student, bi-level distillation).")(train_sage)
     app.add_typer(train_app, name="train")
