@@ -42,17 +42,14 @@ def info(name: str = typer.Argument(..., help="Method name.")) -> None:
 @methods_app.command("check")
 def check(
     name: str = typer.Argument(..., help="Method name."),
-    weights: Path | None = typer.Option(None, help="Weights file, for methods that need one."),
-    pairs: int = typer.Option(4, help="Synthetic pairs to run it on."),
+    weights: Path | None = typer.Option(None, "--weights", help="Weights file, for methods that need one."),
+    param: list[str] = typer.Option([], "--param", help="Method parameter as key=value (repeatable)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, ..."),
 ) -> None:
     """Run a method on a few synthetic pairs and check shape, dtype, range, colour handling and determinism."""
-    from ivifbench.fusion.check import check_method
+    from ivifbench.fusion.check import check_command
 
-    report = check_method(name, weights=weights, pairs=pairs)
-    for line in report.lines():
-        typer.echo(line)
-    if not report.ok:
-        raise typer.Exit(1)
+    raise typer.Exit(check_command(name, str(weights) if weights else None, param, device))
 
 
 def fuse(
