@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ivifbench.metrics import gradient, information, perceptual, statistics, structural, vif
+from ivifbench.metrics import fmi, gradient, information, perceptual, statistics, structural, vif
 from ivifbench.metrics.spec import MetricSpec
 from ivifbench.registry import Registry
 
@@ -268,6 +268,60 @@ _SPECS = (
         "VIFB/LIU metricChen",
         _same("canonical", "vifb"),
     ),
+    MetricSpec(
+        "FMI_pixel",
+        fmi.fmi,
+        True,
+        (0.0, 1.0),
+        "Haghighat & Razian, AICT 2014 (Fast-FMI); Haghighat, Aghagolzadeh & Seyedarabi, Comput. Electr. Eng. 2011",
+        "Haghighat's fmi.m (3×3 windows, Nelsen/Fréchet-bound joint pdf), feature 'none', as written from the paper",
+        _same("canonical", feature="none"),
+        notes="raw pixels (feature 'none'); TANG/MEFB's fmi.m defaults to 'edge', so their 'FMI_pixel' differs;"
+        " no golden values exist: checked only by property tests (FMI(F,F)=1, symmetry, range)",
+    ),
+    MetricSpec(
+        "FMI_dct",
+        fmi.fmi,
+        True,
+        (0.0, 1.0),
+        "Haghighat & Razian, AICT 2014 (Fast-FMI)",
+        "fmi.m with feature 'dct': MATLAB dct2 = scipy dctn(norm='ortho'), here of every 3×3 window",
+        _same("canonical", feature="dct"),
+        notes="the DCT is taken per 3×3 window (not of the whole image); no golden values exist: property tests only",
+    ),
+    MetricSpec(
+        "FMI_w",
+        fmi.fmi,
+        True,
+        (0.0, 1.0),
+        "Haghighat & Razian, AICT 2014 (Fast-FMI)",
+        "fmi.m with feature 'wavelet': one-level dwt2(x,'dmey') tiled [cA cH; cV cD] (PyWavelets, 'symmetric')",
+        _same("canonical", feature="wavelet"),
+        notes="PyWavelets' dmey has 62 taps against MATLAB's 102 (pywt #261): cannot match MATLAB bit-for-bit;"
+        " rerange is skipped (the per-window min-max makes it irrelevant); no golden values: property tests only",
+    ),
+    MetricSpec(
+        "VIFF",
+        vif.viff,
+        True,
+        (0.0, INF),
+        "Han, Cai, Cao & Xu, Inf. Fusion 2013 (multi-resolution VIF for fusion)",
+        "MEFB VIFF_Public.m as metrics.md §4 describes it (σ_n² = 0.005·255², min-g source, p = [1 0 .15 1]/2.15)",
+        _same("canonical"),
+        notes="the original's contrast-sensitivity pre-filter and sRGB→Lab L conversion are NOT applied (unspecified in"
+        " metrics.md); no golden values exist: property tests only; needs ≥65×65 (all four scales non-empty)",
+    ),
+    MetricSpec(
+        "MEF_SSIM",
+        structural.mef_ssim,
+        True,
+        (0.0, 1.0),
+        "Ma, Zeng & Wang, IEEE TIP 2015 (MEF-SSIM), with {IR, VIS} as the exposure stack",
+        "Ma's mef_msssim.m as recalled: 8×8 uniform window, K = 0.03, 3 levels, w = [.0448 .2856 .3001]/Σ",
+        _same("canonical"),
+        notes="window statistics in closed form (population moments); negative level scores clamped to 0;"
+        " no golden values exist: property tests only; needs ≥32×32",
+    ),
 )
 
 ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
@@ -277,11 +331,6 @@ for _s in _SPECS:
     METRICS.register(_s.name, _s)
 
 NOT_IMPLEMENTED = {
-    "FMI_pixel": "Haghighat fast-FMI: its Nelsen-bound joint pdf is not yet written or checked",
-    "FMI_dct": "as FMI_pixel",
-    "FMI_w": "as FMI_pixel; bit parity with MATLAB's dmey wavelet is impossible in PyWavelets",
-    "VIFF": "Han et al. 2013: needs its CSF pre-filtering; no golden values",
-    "MEF_SSIM": "Ma et al. 2015: pseudo-reference construction not yet written",
     "Qp": "Zhao et al.: needs phase congruency (myphasecong3); not yet written",
 }
 """Metrics the field reports that this engine does not have yet, with the reason (asked for by name → clear error)."""

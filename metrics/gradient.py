@@ -53,9 +53,26 @@ def edge_intensity(fused: Tensor) -> Tensor:
     return plane_mean(torch.sqrt(gx * gx + gy * gy)).mean(1)
 
 
+def _sobel_zeros(x: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`sobel_pair` with zero padding, as sums of shifted slices of one padded copy.
+
+    Integer data (all the toolkits' inputs) give exact integer responses either way; otherwise the sums are taken in
+    another order than SciPy's, i.e. agree to round-off. Several times faster than four 1-D SciPy passes.
+    """
+    if x.shape[-1] < 2 or x.shape[-2] < 2:
+        return sobel_pair(x)
+    p = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    rows = p[..., :-2, :] + p[..., 2:, :]  # [1 2 1] along H, then [−1 0 1] along W
+    smooth_h = rows.add_(p[..., 1:-1, :], alpha=2)
+    gx = smooth_h[..., 2:] - smooth_h[..., :-2]
+    diff_h = p[..., 2:, :] - p[..., :-2, :]  # [−1 0 1] along H, then [1 2 1] along W
+    gy = (diff_h[..., :-2] + diff_h[..., 2:]).add_(diff_h[..., 1:-1], alpha=2)
+    return gx, gy
+
+
 def _qabf_edges(x: Tensor) -> tuple[Tensor, Tensor]:
     """Strength g and orientation α of every pixel: true convolutions with zero padding (border edges count), atan."""
-    gx, gy = sobel_pair(x)
+    gx, gy = _sobel_zeros(x)
     sx, sy = -gx, gy  # conv2 with [−1 0 1; −2 0 2; −1 0 1] and [1 2 1; 0 0 0; −1 −2 −1]: signs matter at Sx == 0
     g = torch.sqrt(sx * sx + sy * sy)
     zero = sx == 0

@@ -16,23 +16,29 @@ from ivifbench.metrics.filters import normalize1
 
 
 def _bins(x: Tensor, how: str = "round") -> Tensor:
-    """Integer bin 0..255 of each value: ``round`` (half away), ``floor`` (VIFB's EN), or ``int16`` after min-max."""
-    if how == "floor":
-        v = torch.floor(x)
-    elif how == "minmax":  # VIFB's MI: min-max each plane to [0, 1], then int16(x·255) (rounds half away)
-        v = normalize1(x)
-    else:  # MATLAB rounding (half away from zero); the values are ≥ 0 here
-        v = torch.floor(x + 0.5)
-    return v.clamp(0, 255).to(torch.int64)
+    """Integer bin 0..255 of each value: ``round`` (half away), ``floor`` (VIFB's EN), or ``int16`` after min-max.
+
+    ``round`` and ``floor`` cast directly: for x ≥ 0 truncation is the floor, and anything below 0 is clamped to bin 0
+    either way, so ``int(x + 0.5)`` and ``int(x)`` clamped equal ``floor(x + 0.5)`` and ``floor(x)`` clamped (one pass
+    instead of three over the planes).
+    """
+    if how == "minmax":  # VIFB's MI: min-max each plane to [0, 1], then int16(x·255) (rounds half away)
+        return normalize1(x).clamp(0, 255).to(torch.int64)
+    v = x if how == "floor" else x + 0.5  # MATLAB rounding (half away from zero); the values are ≥ 0 here
+    return v.to(torch.int64).clamp_(0, 255)
+
+
+def _counts_of_bins(idx: Tensor) -> Tensor:
+    """256-bin counts per plane of integer bins B×C×H×W → B×C×256 (float64)."""
+    b, c = idx.shape[:2]
+    offs = torch.arange(b * c, device=idx.device)[:, None] * 256
+    counts = torch.bincount((idx.reshape(b * c, -1) + offs).reshape(-1), minlength=b * c * 256)
+    return counts.reshape(b, c, 256).to(torch.float64)
 
 
 def histogram(x: Tensor, how: str = "round") -> Tensor:
     """256-bin counts per plane: B×C×H×W → B×C×256 (float64)."""
-    b, c = x.shape[:2]
-    idx = _bins(x, how).reshape(b * c, -1)
-    offs = torch.arange(b * c, device=x.device)[:, None] * 256
-    counts = torch.bincount((idx + offs).reshape(-1), minlength=b * c * 256)
-    return counts.reshape(b, c, 256).to(torch.float64)
+    return _counts_of_bins(_bins(x, how))
 
 
 def _entropy_of_counts(counts: Tensor, base: float, dims: tuple[int, ...]) -> Tensor:
@@ -53,23 +59,31 @@ def entropy(fused: Tensor, *, base: float = 2.0, bins: str = "round") -> Tensor:
     return _entropy_of_counts(histogram(fused, bins), base, (-1,)).mean(1)
 
 
-def _joint_counts(s: Tensor, f: Tensor, how: str, tang_quirk: bool) -> Tensor:
-    """Joint 256×256 counts per plane: B×C×256×256."""
-    b, c = s.shape[:2]
-    si, fi = _bins(s, how), _bins(f, how)
+def _joint_counts_of_bins(si: Tensor, fi: Tensor, tang_quirk: bool) -> Tensor:
+    """Joint 256×256 counts per plane of integer bins: B×C×256×256 (float64)."""
+    b, c = si.shape[:2]
     if tang_quirk:  # Tang's Hab.m indexes with uint8(x)+1, which saturates: 254 and 255 share one joint bin
         si, fi = si.clamp(max=254), fi.clamp(max=254)
     idx = (si * 256 + fi).reshape(b * c, -1)
-    offs = torch.arange(b * c, device=s.device)[:, None] * 65536
+    offs = torch.arange(b * c, device=si.device)[:, None] * 65536
     counts = torch.bincount((idx + offs).reshape(-1), minlength=b * c * 65536)
     return counts.reshape(b, c, 256, 256).to(torch.float64)
 
 
+def _joint_counts(s: Tensor, f: Tensor, how: str, tang_quirk: bool) -> Tensor:
+    """Joint 256×256 counts per plane: B×C×256×256."""
+    return _joint_counts_of_bins(_bins(s, how), _bins(f, how), tang_quirk)
+
+
 def _mi_terms(s: Tensor, f: Tensor, base: float, how: str, tang_quirk: bool) -> tuple[Tensor, Tensor, Tensor]:
     """H(S), H(F), H(S,F) per plane (B×C each)."""
-    h_s = _entropy_of_counts(histogram(s, how), base, (-1,))
-    h_f = _entropy_of_counts(histogram(f, how), base, (-1,))
-    h_sf = _entropy_of_counts(_joint_counts(s, f, how, tang_quirk), base, (-2, -1))
+    return _mi_terms_of_bins(_bins(s, how), _bins(f, how), base, tang_quirk)
+
+
+def _mi_terms_of_bins(si: Tensor, fi: Tensor, base: float, tang_quirk: bool) -> tuple[Tensor, Tensor, Tensor]:
+    h_s = _entropy_of_counts(_counts_of_bins(si), base, (-1,))
+    h_f = _entropy_of_counts(_counts_of_bins(fi), base, (-1,))
+    h_sf = _entropy_of_counts(_joint_counts_of_bins(si, fi, tang_quirk), base, (-2, -1))
     return h_s, h_f, h_sf
 
 
@@ -90,9 +104,13 @@ def mutual_information(
         tang_quirk: Tang's joint histogram where values 254 and 255 share a bin (marginals unaffected).
     """
     how = "minmax" if minmax else "round"
+    fi = _bins(fused, how)  # binned once, shared by both sources
+    h_f = _entropy_of_counts(_counts_of_bins(fi), base, (-1,))
     total = 0
     for s in (ir, vis):
-        h_s, h_f, h_sf = _mi_terms(s, fused, base, how, tang_quirk)
+        si = _bins(s, how)
+        h_s = _entropy_of_counts(_counts_of_bins(si), base, (-1,))
+        h_sf = _entropy_of_counts(_joint_counts_of_bins(si, fi, tang_quirk), base, (-2, -1))
         total = total + (h_s + h_f - h_sf)
     return total.mean(1)
 

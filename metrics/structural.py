@@ -6,11 +6,13 @@ holding 0..255; outputs are per-plane values averaged over C, shape (B,).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ivifbench.metrics.filters import check_min_size, correlate1d_valid, gaussian_1d, pad, plane_mean, separable_valid
+from ivifbench.metrics.filters import check_min_size, gaussian_1d, pad, plane_mean, separable_valid
 
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -50,12 +52,24 @@ def ssim_map(
     return lum * cs
 
 
+def _sum7_valid(t: Tensor, dim: int) -> Tensor:
+    """Sum of every 7 consecutive values along ``dim`` ('valid'), as six in-place adds of shifted slices."""
+    n = t.shape[dim] - 6
+    out = t.narrow(dim, 0, n).clone()
+    for k in range(1, 7):
+        out.add_(t.narrow(dim, k, n))
+    return out
+
+
 def _box7_float32(x: Tensor) -> Tensor:
     """SciPy ``uniform_filter(size=7)`` on a float32 image, cropped by 3 px: exact double sums / 7, stored as float32
-    after each axis (rows first), as SciPy does for float32 arrays. Returns float32."""
-    ones = torch.ones(7, dtype=torch.float64, device=x.device)
-    rows = (correlate1d_valid(x.to(torch.float64), ones, -2) / 7).to(torch.float32)
-    return (correlate1d_valid(rows.to(torch.float64), ones, -1) / 7).to(torch.float32)
+    after each axis (rows first), as SciPy does for float32 arrays. Returns float32.
+
+    The sums are exact in double whatever their order (seven float32 values here span < 2^46, far inside double's
+    53 bits), so shifted-slice sums give SciPy's bits, faster and on any device.
+    """
+    rows = (_sum7_valid(x.to(torch.float64), -2) / 7).to(torch.float32)
+    return (_sum7_valid(rows.to(torch.float64), -1) / 7).to(torch.float32)
 
 
 def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
@@ -64,11 +78,18 @@ def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
 
     It runs in float32 on purpose: with data_range 2 the constants (C2 = 3.6e-3) are below float32's resolution of
     E[x²] ≈ 6.5e4, so the published values carry float32 round-off in flat regions that float64 does not reproduce
-    (up to 2e-4 relative on TNO). Returns float64 per plane.
+    (up to 2e-4 relative on TNO). ``y`` may hold several sources along a leading axis (S×B×C×H×W) against one
+    ``x`` (B×C×H×W), whose window statistics are then computed once. Returns float64 per plane.
     """
     x32, y32 = x.to(torch.float32), y.to(torch.float32)
-    ux, uy = _box7_float32(x32), _box7_float32(y32)
-    uxx, uyy, uxy = _box7_float32(x32 * x32), _box7_float32(y32 * y32), _box7_float32(x32 * y32)
+    if y32.ndim == x32.ndim:
+        y32 = y32[None]
+    s = y32.shape[0]
+    # one filtering call for every window statistic: x, x², then y, y², xy for each source
+    stack = torch.cat((x32[None], (x32 * x32)[None], y32, y32 * y32, x32[None] * y32), 0)
+    boxed = _box7_float32(stack)
+    ux, uxx = boxed[0], boxed[1]
+    uy, uyy, uxy = boxed[2 : 2 + s], boxed[2 + s : 2 + 2 * s], boxed[2 + 2 * s :]
     cov_norm = 49 / 48
     vx = cov_norm * (uxx - ux * ux)
     vy = cov_norm * (uyy - uy * uy)
@@ -76,8 +97,9 @@ def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
     c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
     a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
     b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
-    s = (a1 * a2) / (b1 * b2)
-    return s.to(torch.float64).mean((-2, -1))
+    m = (a1 * a2) / (b1 * b2)
+    out = m.to(torch.float64).mean((-2, -1))
+    return out if y.ndim == x.ndim + 1 else out[0]
 
 
 def _ssim_one(x: Tensor, y: Tensor, variant: str) -> Tensor:
@@ -102,6 +124,9 @@ def ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") 
     Raises InputError below 11×11 (7×7 for ``'cddfuse'``).
     """
     check_min_size(fused, 7 if variant == "cddfuse" else 11, "SSIM")
+    if variant == "cddfuse":  # the fused image's window statistics are shared by the two sources
+        both = _ssim_skimage_float32(fused, torch.stack((ir, vis)))
+        return (both[0] + both[1]).mean(1)
     s = _ssim_one(fused, ir, variant) + _ssim_one(fused, vis, variant)
     if variant in ("canonical", "tang"):
         s = s / 2
@@ -208,3 +233,75 @@ def q_piella_weighted(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     z = cw.sum((-2, -1), keepdim=True)
     cw = torch.where(z > 0, cw / torch.where(z > 0, z, 1), 1 / cw[0, 0].numel())
     return (cw * q).sum((-2, -1)).mean(1)
+
+
+_MEF_WEIGHTS = (0.0448, 0.2856, 0.3001)
+_MEF_EPS = 2.220446049250313e-16  # MATLAB eps
+
+
+def _box_valid(x: Tensor, size: int) -> Tensor:
+    """Mean over every size×size 'valid' window."""
+    ones = torch.ones(size, dtype=x.dtype, device=x.device) / size
+    return separable_valid(x, ones)
+
+
+def _mef_ssim_level(fused: Tensor, ir: Tensor, vis: Tensor, size: int, k: float) -> Tensor:
+    """Ma et al.'s single-scale MEF-SSIM of F against the pseudo-reference of {A, B}, mean of the map, B×C.
+
+    In every size×size window (uniform, population statistics): signal strengths ed_k = √(N σ_k²) + 0.001;
+    consistency R = ‖d_A + d_B‖/(‖d_A‖ + ‖d_B‖) (d the mean-removed patches, +eps both sides), clipped to (0, 1);
+    p = min(tan(πR/2), 10); weights w_k = (ed_k/size)^p + eps, normalised; the structure of the reference patch
+    r = Σ w_k d_k/ed_k, rescaled to norm max(ed_k). Then q = (2σ_rF + C)/(σ_r² + σ_F² + C), C = (K·255)². The patch
+    statistics are closed-form in the window moments, so no patch is materialised.
+    """
+    n = size * size
+    stack = torch.cat((ir, vis, fused), 1)
+    c = ir.shape[1]
+    mu = _box_valid(stack, size)
+    ma, mb, mf = mu.split(c, 1)
+    va = (_box_valid(ir * ir, size) - ma * ma).clamp(min=0)
+    vb = (_box_valid(vis * vis, size) - mb * mb).clamp(min=0)
+    vf = (_box_valid(fused * fused, size) - mf * mf).clamp(min=0)
+    cab = _box_valid(ir * vis, size) - ma * mb
+    caf = _box_valid(ir * fused, size) - ma * mf
+    cbf = _box_valid(vis * fused, size) - mb * mf
+    ed_a, ed_b = torch.sqrt(n * va) + 0.001, torch.sqrt(n * vb) + 0.001
+    num = torch.sqrt((n * (va + vb + 2 * cab)).clamp(min=0))
+    den = torch.sqrt(n * va) + torch.sqrt(n * vb)
+    r = (num + _MEF_EPS) / (den + _MEF_EPS)
+    r = torch.where(r > 1, 1 - _MEF_EPS, r)
+    r = torch.where(r < 0, _MEF_EPS, r)
+    p = torch.tan(math.pi / 2 * r).clamp(max=10)
+    w_a = (ed_a / size) ** p + _MEF_EPS
+    w_b = (ed_b / size) ** p + _MEF_EPS
+    s = w_a + w_b
+    ca, cb = w_a / s / ed_a, w_b / s / ed_b  # r = ca·d_A + cb·d_B
+    r_sq = n * (ca * ca * va + cb * cb * vb + 2 * ca * cb * cab)  # ‖r‖²
+    r_norm = torch.sqrt(r_sq.clamp(min=0))
+    max_ed = torch.maximum(ed_a, ed_b)
+    pos = r_norm > 0
+    scale = torch.where(pos, max_ed / torch.where(pos, r_norm, 1), 1)
+    sigma_r = torch.where(pos, max_ed * max_ed / n, r_sq / n)
+    sigma_rf = scale * (ca * caf + cb * cbf)
+    cc = (k * 255) ** 2
+    return plane_mean((2 * sigma_rf + cc) / (sigma_r + vf + cc))
+
+
+def mef_ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, size: int = 8, k: float = 0.03) -> Tensor:
+    """MEF-SSIM (Ma, Zeng & Wang, IEEE TIP 2015), multi-scale, with the two sources as the exposure stack.
+
+    3 levels with weights [0.0448, 0.2856, 0.3001]/Σ; each level scores F against the consistency-weighted
+    pseudo-reference (:func:`_mef_ssim_level`, 8×8 uniform window, K = 0.03); between levels all images are
+    filtered with a 2×2 mean ('symmetric' border) and decimated by 2. MEF-SSIM = Π_l Q_l^{w_l}, negative Q_l clamped
+    to 0 (as MS_SSIM here) so the power stays real. MEF-SSIM(F = A = B) = 1. Raises InputError below 32×32.
+    """
+    check_min_size(fused, 4 * size, "MEF_SSIM")
+    wsum = sum(_MEF_WEIGHTS)
+    x = (fused, ir, vis)
+    value = torch.ones(fused.shape[:2], dtype=fused.dtype, device=fused.device)
+    for j, w in enumerate(_MEF_WEIGHTS):
+        q = _mef_ssim_level(*x, size, k).clamp(min=0)
+        value = value * q ** (w / wsum)
+        if j < len(_MEF_WEIGHTS) - 1:
+            x = tuple(F.avg_pool2d(F.pad(t, (0, t.shape[-1] % 2, 0, t.shape[-2] % 2), mode="replicate"), 2) for t in x)
+    return value.mean(1)

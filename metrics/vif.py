@@ -36,19 +36,22 @@ def vifp_terms(ref: Tensor, dist: Tensor, *, saturate_uint8: bool = False) -> tu
         xx, ff, xf = x * x, f * f, x * f
         if saturate_uint8 and scale == 1:  # Tang's pre-2023 code multiplied uint8 arrays: products saturate at 255
             xx, ff, xf = xx.clamp(max=255), ff.clamp(max=255), xf.clamp(max=255)
+        # In-place arithmetic below (same operations in the same order, so the same bits): the planes are large and
+        # every fresh temporary costs an allocation and page faults.
         mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
-        sigma1_sq = (separable_valid(xx, win) - mu1 * mu1).clamp_(min=0)
-        sigma2_sq = (separable_valid(ff, win) - mu2 * mu2).clamp_(min=0)
-        sigma12 = separable_valid(xf, win) - mu1 * mu2
+        sigma1_sq = separable_valid(xx, win).sub_(mu1 * mu1).clamp_(min=0)
+        sigma2_sq = separable_valid(ff, win).sub_(mu2 * mu2).clamp_(min=0)
+        sigma12 = separable_valid(xf, win).sub_(mu1.mul_(mu2))
+        del xx, ff, xf, mu1, mu2
         # The reference's cascade of clamps, folded: a pixel adds to the numerator only where σ1² ≥ 1e-10,
         # σ2² ≥ 1e-10 and g ≥ 0 (elsewhere g = 0); there sv² = max(σ2² − g·σ12, 1e-10). σ1² < 1e-10 counts as 0.
-        sigma1_sq = torch.where(sigma1_sq < _EPS, 0, sigma1_sq)
-        g = sigma12 / (sigma1_sq + _EPS)
+        sigma1_sq.masked_fill_(sigma1_sq < _EPS, 0)
+        g = torch.div(sigma12, sigma1_sq + _EPS)
         keep = (sigma1_sq > 0) & (sigma2_sq >= _EPS) & (g >= 0)
-        sv_sq = (sigma2_sq - g * sigma12).clamp_(min=_EPS)
-        term = torch.log10(1 + g * g * sigma1_sq / (sv_sq + _SIGMA_N_SQ))
-        num += torch.where(keep, term, 0).sum((-2, -1))
-        den += torch.log10(1 + sigma1_sq / _SIGMA_N_SQ).sum((-2, -1))
+        sv_sq = torch.sub(sigma2_sq, sigma12.mul_(g)).clamp_(min=_EPS)  # σ2² − g·σ12
+        term = g.mul_(g).mul_(sigma1_sq).div_(sv_sq.add_(_SIGMA_N_SQ)).add_(1).log10_()  # log10(1 + g²σ1²/(sv²+σn²))
+        num += term.masked_fill_(~keep, 0).sum((-2, -1))
+        den += sigma1_sq.div_(_SIGMA_N_SQ).add_(1).log10_().sum((-2, -1))
     return num, den
 
 
@@ -77,3 +80,59 @@ def vif(
     if flat_value is not None:
         ratio = torch.where(den > 0, ratio, torch.full_like(ratio, flat_value))
     return ratio.sum(1).mean(1)
+
+
+_VIFF_SIGMA_N_SQ = 0.005 * 255 * 255
+_VIFF_C = 1e-7
+_VIFF_P = (1 / 2.15, 0.0, 0.15 / 2.15, 1 / 2.15)
+
+
+def _vifp_maps(ref: Tensor, dist: Tensor, sigma_n_sq: float):
+    """Per scale (1..4): g, VID and VIND maps of vifp (the same windows and clamps as :func:`vifp_terms`).
+
+    ``ref`` B×S×C×H×W, ``dist`` B×C×H×W; yields B×S×C×h×w maps. g is 0 wherever the reference's clamps zero it.
+    """
+    x, f = ref, dist[:, None]
+    for scale in range(1, 5):
+        n = 2 ** (5 - scale) + 1
+        win = gaussian_1d(n, n / 5, dtype=ref.dtype, device=ref.device)
+        if scale > 1:
+            x = correlate1d_valid(correlate1d_valid(x, win, -2)[..., ::2, :], win, -1)[..., ::2]
+            f = correlate1d_valid(correlate1d_valid(f, win, -2)[..., ::2, :], win, -1)[..., ::2]
+        mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
+        sigma1_sq = (separable_valid(x * x, win) - mu1 * mu1).clamp_(min=0)
+        sigma2_sq = (separable_valid(f * f, win) - mu2 * mu2).clamp_(min=0)
+        sigma12 = separable_valid(x * f, win) - mu1 * mu2
+        sigma1_sq = torch.where(sigma1_sq < _EPS, 0, sigma1_sq)
+        g = sigma12 / (sigma1_sq + _EPS)
+        keep = (sigma1_sq > 0) & (sigma2_sq >= _EPS) & (g >= 0)
+        sv_sq = torch.where(keep, (sigma2_sq - g * sigma12).clamp(min=_EPS), sigma2_sq.expand_as(g))
+        g = torch.where(keep, g, 0)
+        sv_sq = torch.where(sigma2_sq < _EPS, 0, sv_sq).clamp(min=_EPS)
+        vid = torch.log10(1 + g * g * sigma1_sq / (sv_sq + sigma_n_sq))
+        vind = torch.log10(1 + sigma1_sq / sigma_n_sq)
+        yield g, vid, vind
+
+
+def viff(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """VIFF (Han, Cai, Cao & Xu, Inf. Fusion 2013), the multi-resolution VIF for fusion, as metrics.md §4 gives it.
+
+    The vifp machinery of :func:`vifp_terms` (4 scales, Gaussian N = 17, 9, 5, 3, σ = N/5, 'valid', decimation by 2)
+    with σ_n² = 0.005·255²; per pixel the source whose gain g is smaller supplies VID and VIND (ties: the visible
+    image, as Han's code takes source 2 unless g₁ < g₂); F_s = Σ(VID + 1e-7)/Σ(VIND + 1e-7) over the pixels;
+    VIFF = Σ_s p_s F_s, p = [1, 0, 0.15, 1]/2.15.
+    Not applied: the original's contrast-sensitivity pre-filtering of the images (not specified in metrics.md), and the
+    sRGB→Lab L conversion of colour input (the convention's grey is used).
+    Raises InputError below 65×65, the smallest size at which all four scales have pixels (an empty scale would make
+    F_s = 0/0).
+    """
+    check_min_size(fused, 65, "VIFF")
+    total = 0
+    for p, (g, vid, vind) in zip(_VIFF_P, _vifp_maps(torch.stack((ir, vis), 1), fused, _VIFF_SIGMA_N_SQ), strict=True):
+        if p == 0:
+            continue
+        first = g[:, 0] < g[:, 1]
+        z = torch.where(first, vid[:, 0], vid[:, 1])
+        m = torch.where(first, vind[:, 0], vind[:, 1])
+        total = total + p * (z + _VIFF_C).sum((-2, -1)) / (m + _VIFF_C).sum((-2, -1))
+    return total.mean(1)
