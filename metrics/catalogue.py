@@ -274,7 +274,8 @@ _SPECS = (
         True,
         (0.0, 1.0),
         "Haghighat & Razian, AICT 2014 (Fast-FMI); Haghighat, Aghagolzadeh & Seyedarabi, Comput. Electr. Eng. 2011",
-        "Haghighat's fmi.m (3×3 windows, Nelsen/Fréchet-bound joint pdf), feature 'none', as written from the paper",
+        "Haghighat's fmi.m (3×3 windows, Nelsen/Fréchet-bound joint pdf), feature 'none'; re-written from the paper and"
+        " the published algorithm, not run against MATLAB",
         _same("canonical", feature="none"),
         notes="raw pixels (feature 'none'); TANG/MEFB's fmi.m defaults to 'edge', so their 'FMI_pixel' differs;"
         " no golden values exist: checked only by property tests (FMI(F,F)=1, symmetry, range)",
@@ -287,7 +288,8 @@ _SPECS = (
         "Haghighat & Razian, AICT 2014 (Fast-FMI)",
         "fmi.m with feature 'dct': MATLAB dct2 = scipy dctn(norm='ortho'), here of every 3×3 window",
         _same("canonical", feature="dct"),
-        notes="the DCT is taken per 3×3 window (not of the whole image); no golden values exist: property tests only",
+        notes="the DCT is taken per 3×3 window (as briefed; whether fmi.m applies dct2 to each window or to the whole"
+        " image was not verified against its source); no golden values exist: property tests only",
     ),
     MetricSpec(
         "FMI_w",

@@ -74,9 +74,11 @@ def _qabf_edges(x: Tensor) -> tuple[Tensor, Tensor]:
     """Strength g and orientation α of every pixel: true convolutions with zero padding (border edges count), atan."""
     gx, gy = _sobel_zeros(x)
     sx, sy = -gx, gy  # conv2 with [−1 0 1; −2 0 2; −1 0 1] and [1 2 1; 0 0 0; −1 −2 −1]: signs matter at Sx == 0
-    g = torch.sqrt(sx * sx + sy * sy)
+    g = (sx * sx).add_(sy * sy).sqrt_()
     zero = sx == 0
-    alpha = torch.where(zero, torch.full_like(sx, math.pi / 2), torch.atan(sy / torch.where(zero, 1, sx)))
+    # atan(Sy/Sx) everywhere, then π/2 where Sx == 0 (the ±inf/NaN quotients there are overwritten): the same values
+    # as a where() around a guarded division, with fewer full-size temporaries
+    alpha = sy.div(sx).atan_().masked_fill_(zero, math.pi / 2)
     return g, alpha
 
 

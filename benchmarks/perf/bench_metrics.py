@@ -5,6 +5,7 @@ numpy/scipy the way the reference evaluator works (direct 2-D ``convolve2d`` win
 run, on the same images; prints per-image medians, the ratio, and the largest disagreement between the two.
 
     python benchmarks/perf/bench_metrics.py [--batch 8] [--runs 3] [--naive-images 1] [--threads 1] [--device cpu]
+                                            [--per-metric]
 
 Images: the MSRS test triples in ../shared/data (DRMF's fused images) when present, else seeded synthetic images.
 """
@@ -161,6 +162,7 @@ def main() -> None:
     ap.add_argument("--naive-images", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)  # 2 torch threads spin-wait on a shared 2-core box
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--per-metric", action="store_true", help="also time each metric alone (batched, median)")
     args = ap.parse_args()
 
     import torch
@@ -187,6 +189,19 @@ def main() -> None:
         sync()
         batched.append((time.perf_counter() - t) / args.batch)
         batched_cpu.append((time.process_time() - c) / args.batch)
+
+    if args.per_metric:
+        alone = {}
+        for m in EIGHT:
+            ts = []
+            for _ in range(args.runs):
+                sync()
+                t = time.perf_counter()
+                compute(tf, ta, tb, [m], "cddfuse")
+                sync()
+                ts.append((time.perf_counter() - t) / args.batch)
+            alone[m] = statistics.median(ts)
+        print("each metric alone, wall median ms/image: " + ", ".join(f"{m} {v * 1000:.1f}" for m, v in alone.items()))
 
     naive, naive_cpu, worst = [], [], {m: 0.0 for m in EIGHT}
     for _ in range(args.runs):
