@@ -11,7 +11,9 @@ def score(
     ir: Path = typer.Option(..., "--ir", help="Folder of infrared images."),
     vis: Path = typer.Option(..., "--vis", help="Folder of visible images (paired with --ir by file stem)."),
     fused: Path = typer.Option(..., "--fused", help="Folder of fused images (one per pair, same stem)."),
-    metrics: str = typer.Option("all", "--metrics", help="Comma-separated metric names (EN,SD,MI,...) or 'all'."),
+    metrics: str = typer.Option(
+        "default", "--metrics", help="Comma-separated names (EN,SD,MI,...), 'default' (all but the slow FMI family) or 'all'."
+    ),
     convention: str = typer.Option(
         "canonical", "--convention", help="canonical, vifb, tang, tang-legacy or cddfuse (see metrics.md)."
     ),

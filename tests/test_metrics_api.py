@@ -210,3 +210,12 @@ def test_cli_unknown_names(folders, args, message, capsys) -> None:
     assert rc == NotFoundError.exit_code
     assert message in capsys.readouterr().err
     assert issubclass(NotFoundError, IvifError)
+
+
+def test_default_set_leaves_out_only_the_slow_metrics():
+    from ivifbench.metrics.engine import SLOW_METRICS, resolve_metrics
+
+    every = resolve_metrics("all")
+    default = resolve_metrics("default")
+    assert set(every) - set(default) == SLOW_METRICS & set(every)
+    assert {"EN", "SD", "SF", "AG", "MI", "VIF", "Qabf", "SSIM"} <= set(default)
