@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ivifbench.errors import IvifError
 from ivifbench.registry import Registry
 
 
@@ -45,6 +46,16 @@ class Task:
     version: ClassVar[str] = "1"
     # metric name -> higher_is_better, for the report's arrows and ranks
     metric_directions: ClassVar[dict[str, bool]] = {}
+
+    @classmethod
+    def check_request(cls, dataset: str, protocol: str) -> None:
+        """Raise a one-line :class:`IvifError` unless this task supports ``dataset`` and ``protocol``."""
+        if dataset not in cls.datasets:
+            raise IvifError(
+                f"task '{cls.name}' does not support dataset '{dataset}' (supported: {', '.join(cls.datasets)})"
+            )
+        if protocol not in cls.protocols:
+            raise IvifError(f"task '{cls.name}' has no protocol '{protocol}' (protocols: {', '.join(cls.protocols)})")
 
     def run(
         self,

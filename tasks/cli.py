@@ -43,10 +43,7 @@ def run_task(
     from ivifbench.tasks import TASKS
 
     cls = TASKS.get(task)
-    if dataset not in cls.datasets:
-        raise IvifError(f"task '{task}' does not support dataset '{dataset}' (supported: {', '.join(cls.datasets)})")
-    if protocol not in cls.protocols:
-        raise IvifError(f"task '{task}' has no protocol '{protocol}' (protocols: {', '.join(cls.protocols)})")
+    cls.check_request(dataset, protocol)
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError as exc:

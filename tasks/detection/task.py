@@ -225,12 +225,7 @@ class DetectionTask(Task):
         from ivifbench.tasks.detection.prepare import ClassMap, assign_splits, limit_pairs, prepare
 
         t0 = time.perf_counter()
-        if dataset not in self.datasets:
-            raise IvifError(
-                f"task 'detection' does not support dataset '{dataset}' (supported: {', '.join(self.datasets)})"
-            )
-        if protocol not in PROTOCOLS:
-            raise IvifError(f"task 'detection' has no protocol '{protocol}' (protocols: {', '.join(PROTOCOLS)})")
+        self.check_request(dataset, protocol)
         if device is not None:
             overrides["device"] = device
         s, opts = _settings(protocol, overrides)

@@ -185,12 +185,7 @@ class SegmentationTask(Task):
         from ivifbench.tasks.segmentation.prepare import prepare
 
         t0 = time.perf_counter()
-        if dataset not in self.datasets:
-            raise IvifError(
-                f"task 'segmentation' does not support dataset '{dataset}' (supported: {', '.join(self.datasets)})"
-            )
-        if protocol not in PROTOCOLS:
-            raise IvifError(f"task 'segmentation' has no protocol '{protocol}' (protocols: {', '.join(PROTOCOLS)})")
+        self.check_request(dataset, protocol)
         s, opts = _settings(protocol, overrides)
         checkpoint = opts.get("checkpoint")
         if checkpoint is not None:

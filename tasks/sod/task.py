@@ -108,10 +108,9 @@ class SODTask(Task):
         threads = overrides.get("threads")
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise IvifError(f"threads must be a positive integer, got {threads!r}")
-        if protocol in PROTOCOLS:
-            with cpu_threads(threads):
-                return self._run(dataset, Path(root), fused, Path(out), protocol, int(seed), overrides)
-        raise IvifError(f"task 'sod' has no protocol '{protocol}' (protocols: {', '.join(PROTOCOLS)})")
+        self.check_request(dataset, protocol)
+        with cpu_threads(threads):
+            return self._run(dataset, Path(root), fused, Path(out), protocol, int(seed), overrides)
 
     def _run(
         self,
@@ -128,8 +127,6 @@ class SODTask(Task):
         from ivifbench.tasks.sod import engine
 
         t_start = time.perf_counter()
-        if dataset not in self.datasets:
-            raise IvifError(f"task 'sod' does not support dataset '{dataset}' (supported: {', '.join(self.datasets)})")
         known = _train_fields() | set(RUN_OPTIONS)
         unknown = sorted(set(overrides) - known)
         if unknown:
