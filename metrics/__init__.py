@@ -15,6 +15,7 @@ from ivifbench.metrics.folders import score_folders
 from ivifbench.metrics.gradient import average_gradient, edge_intensity, nabf, qabf, spatial_frequency
 from ivifbench.metrics.information import cross_entropy, entropy, mutual_information, normalized_mutual_information
 from ivifbench.metrics.perceptual import q_chen_blum, q_chen_varshney
+from ivifbench.metrics.phase import PhaseCongruency, phase_congruency, q_zhao
 from ivifbench.metrics.spec import MetricSpec
 from ivifbench.metrics.statistics import correlation_coefficient, mse, psnr, rmse, scd, standard_deviation
 from ivifbench.metrics.structural import ms_ssim, q_cvejic, q_piella_weighted, q_yang, ssim
@@ -27,6 +28,7 @@ __all__ = [
     "Convention",
     "MetricAccumulator",
     "MetricSpec",
+    "PhaseCongruency",
     "average_gradient",
     "compute",
     "correlation_coefficient",
@@ -38,12 +40,14 @@ __all__ = [
     "mutual_information",
     "nabf",
     "normalized_mutual_information",
+    "phase_congruency",
     "psnr",
     "q_chen_blum",
     "q_chen_varshney",
     "q_cvejic",
     "q_piella_weighted",
     "q_yang",
+    "q_zhao",
     "qabf",
     "resolve_metrics",
     "rmse",

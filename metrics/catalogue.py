@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ivifbench.metrics import fmi, gradient, information, perceptual, statistics, structural, vif
+from ivifbench.metrics import fmi, gradient, information, perceptual, phase, statistics, structural, vif
 from ivifbench.metrics.spec import MetricSpec
 from ivifbench.registry import Registry
 
@@ -324,6 +324,22 @@ _SPECS = (
         notes="window statistics in closed form (population moments); negative level scores clamped to 0;"
         " no golden values exist: property tests only; needs ≥32×32",
     ),
+    MetricSpec(
+        "Qp",
+        phase.q_zhao,
+        True,
+        (-1.0, 1.0),
+        "Zhao, Laganière & Liu, IJICIC 3(6A) 2007, pp. 1433–1447 (phase-congruency feature measurement)",
+        "LIU metricZhao / MEFB (myphasecong3: nscale 4, norient 6, λ_min 3, mult 2.1, σ_onf .55, dθ/σ 1.2, k 2,"
+        " cut-off .5, g 10; features thresholded at PC > 0.1; Gaussian 11/1.5 'same', C = 1e-4; P_pc·P_M·P_m)",
+        _same("canonical"),
+        notes="re-written from LIU's MATLAB (myphasecong3 is Kovesi's phasecong2 with an overall PC map, not"
+        " phasecong3); the filter bank, energy and moments match phasepack 1.5 (Kovesi's phasecong3) to 3e-14 in that"
+        " flavour, and LIU's differences match a NumPy transcription of myphasecong3 to 1e-12; no golden values exist."
+        " Bound (−1, 1]; real images give (0, 1). The fused feature map is not masked (as LIU), so Qp(F=A=B) is"
+        " slightly below 1. Flat planes (toolbox NaN): featureless sources → 1, a flat fused image → 0."
+        " Needs ≥11×11; about 1.1 s per 480×640 image on one CPU thread (FFT-bound)",
+    ),
 )
 
 ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
@@ -332,7 +348,5 @@ ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
 for _s in _SPECS:
     METRICS.register(_s.name, _s)
 
-NOT_IMPLEMENTED = {
-    "Qp": "Zhao et al.: needs phase congruency (myphasecong3); not yet written",
-}
+NOT_IMPLEMENTED: dict[str, str] = {}
 """Metrics the field reports that this engine does not have yet, with the reason (asked for by name → clear error)."""

@@ -12,7 +12,9 @@ def score(
     vis: Path = typer.Option(..., "--vis", help="Folder of visible images (paired with --ir by file stem)."),
     fused: Path = typer.Option(..., "--fused", help="Folder of fused images (one per pair, same stem)."),
     metrics: str = typer.Option(
-        "default", "--metrics", help="Comma-separated names (EN,SD,MI,...), 'default' (all but the slow FMI family) or 'all'."
+        "default",
+        "--metrics",
+        help="Comma-separated names (EN,SD,MI,...), 'default' (all but the slow FMI family and Qp) or 'all'.",
     ),
     convention: str = typer.Option(
         "canonical", "--convention", help="canonical, vifb, tang, tang-legacy or cddfuse (see metrics.md)."

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ivifbench.metrics import filters
 from ivifbench.metrics.filters import check_min_size, gaussian_1d, pad, plane_mean, separable_valid
 
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -65,9 +67,16 @@ def _box7_float32(x: Tensor) -> Tensor:
     """SciPy ``uniform_filter(size=7)`` on a float32 image, cropped by 3 px: exact double sums / 7, stored as float32
     after each axis (rows first), as SciPy does for float32 arrays. Returns float32.
 
-    The sums are exact in double whatever their order (seven float32 values here span < 2^46, far inside double's
-    53 bits), so shifted-slice sums give SciPy's bits, faster and on any device.
+    On a CPU this is SciPy's own ``uniform_filter1d`` (what scikit-image calls). Elsewhere, shifted-slice sums in
+    double give the same bits: the sums are exact whatever their order (seven float32 values here span < 2^46, far
+    inside double's 53 bits).
     """
+    if filters.BACKEND == "auto" and x.device.type == "cpu" and not x.requires_grad:
+        from scipy.ndimage import uniform_filter1d
+
+        a = x.detach().numpy()
+        rows = uniform_filter1d(a, 7, axis=-2, output=np.empty_like(a))[..., 3:-3, :]
+        return torch.from_numpy(uniform_filter1d(rows, 7, axis=-1, output=np.empty_like(rows))[..., 3:-3])
     rows = (_sum7_valid(x.to(torch.float64), -2) / 7).to(torch.float32)
     return (_sum7_valid(rows.to(torch.float64), -1) / 7).to(torch.float32)
 

@@ -6,12 +6,16 @@ filters: FFT filtering is avoided because its round-off flips VIF's near-zero va
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ivifbench.metrics.filters import check_min_size, correlate1d_valid, gaussian_1d, separable_valid
 
 _EPS = 1e-10
+_BELOW_EPS = math.nextafter(_EPS, 0.0)
 _SIGMA_N_SQ = 2.0
 
 
@@ -36,21 +40,19 @@ def vifp_terms(ref: Tensor, dist: Tensor, *, saturate_uint8: bool = False) -> tu
         xx, ff, xf = x * x, f * f, x * f
         if saturate_uint8 and scale == 1:  # Tang's pre-2023 code multiplied uint8 arrays: products saturate at 255
             xx, ff, xf = xx.clamp(max=255), ff.clamp(max=255), xf.clamp(max=255)
-        # In-place arithmetic below (same operations in the same order, so the same bits): the planes are large and
-        # every fresh temporary costs an allocation and page faults.
+        # In-place arithmetic below: the planes are large and every fresh temporary costs a pass over memory.
         mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
-        sigma1_sq = separable_valid(xx, win).sub_(mu1 * mu1).clamp_(min=0)
+        # σ1² < 1e-10 (negatives included) counts as 0: threshold_ keeps values > the double just below 1e-10
+        sigma1_sq = F.threshold_(separable_valid(xx, win).sub_(mu1 * mu1), _BELOW_EPS, 0.0)
         sigma2_sq = separable_valid(ff, win).sub_(mu2 * mu2).clamp_(min=0)
         sigma12 = separable_valid(xf, win).sub_(mu1.mul_(mu2))
         del xx, ff, xf, mu1, mu2
-        # The reference's cascade of clamps, folded: a pixel adds to the numerator only where σ1² ≥ 1e-10,
-        # σ2² ≥ 1e-10 and g ≥ 0 (elsewhere g = 0); there sv² = max(σ2² − g·σ12, 1e-10). σ1² < 1e-10 counts as 0.
-        sigma1_sq.masked_fill_(sigma1_sq < _EPS, 0)
-        g = torch.div(sigma12, sigma1_sq + _EPS)
-        keep = (sigma1_sq > 0) & (sigma2_sq >= _EPS) & (g >= 0)
+        # The reference's cascade of clamps, folded: g = σ12/(σ1² + 1e-10), set to 0 where g < 0 or σ2² < 1e-10, and
+        # there sv² = max(σ2² − g·σ12, 1e-10). Every pixel the reference drops then has g²σ1² = 0 (g = 0 or σ1² = 0),
+        # i.e. a term of exactly log10(1) = 0, so no mask is needed; elsewhere the operations are the reference's.
+        g = torch.div(sigma12, sigma1_sq + _EPS).clamp_(min=0).masked_fill_(sigma2_sq < _EPS, 0)
         sv_sq = torch.sub(sigma2_sq, sigma12.mul_(g)).clamp_(min=_EPS)  # σ2² − g·σ12
-        term = g.mul_(g).mul_(sigma1_sq).div_(sv_sq.add_(_SIGMA_N_SQ)).add_(1).log10_()  # log10(1 + g²σ1²/(sv²+σn²))
-        num += term.masked_fill_(~keep, 0).sum((-2, -1))
+        num += g.mul_(g).mul_(sigma1_sq).div_(sv_sq.add_(_SIGMA_N_SQ)).add_(1).log10_().sum((-2, -1))
         den += sigma1_sq.div_(_SIGMA_N_SQ).add_(1).log10_().sum((-2, -1))
     return num, den
 

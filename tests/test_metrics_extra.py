@@ -140,3 +140,39 @@ def test_cpu_chunking_does_not_change_values(monkeypatch) -> None:
         whole = compute(f, a, b, ["EN", "MI", "SSIM"], conv)
         monkeypatch.setattr(engine, "CPU_CHUNK_PIXELS", 72 * 76)
         assert all(torch.equal(whole[n], v) for n, v in compute(f, a, b, ["EN", "MI", "SSIM"], conv).items()), conv
+
+
+def test_parallel_chunks_match_serial_and_restore_threads(monkeypatch) -> None:
+    """With n torch threads the CPU chunks are scored by n workers; values and the thread setting are unchanged."""
+    from ivifbench.metrics import engine
+
+    f, a, b = (_image(40 + i, (4, 1, 40, 44)) for i in range(3))
+    names = ["EN", "MI", "SCD", "VIF", "Qabf", "SSIM"]
+    monkeypatch.setattr(engine, "CPU_CHUNK_PIXELS", 40 * 44)  # one image per chunk
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = compute(f, a, b, names, "cddfuse")
+        torch.set_num_threads(2)
+        parallel = compute(f, a, b, names, "cddfuse")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    for n in names:
+        assert torch.equal(serial[n], parallel[n]), n
+
+
+def test_malloc_tuning_is_idempotent_and_can_be_switched_off(monkeypatch) -> None:
+    import sys
+
+    from ivifbench import malloc
+
+    monkeypatch.setattr(malloc, "_state", None)
+    monkeypatch.setenv("IVIFBENCH_MALLOC_TUNING", "0")
+    assert malloc.tune_malloc() is False
+    monkeypatch.setattr(malloc, "_state", None)
+    monkeypatch.delenv("IVIFBENCH_MALLOC_TUNING")
+    first = malloc.tune_malloc()
+    assert first is malloc.tune_malloc()
+    if sys.platform.startswith("linux") and "glibc" in " ".join(__import__("platform").libc_ver()):
+        assert first is True

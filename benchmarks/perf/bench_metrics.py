@@ -4,7 +4,7 @@ Batched ``ivifbench.metrics.compute`` (convention ``cddfuse``) against a naive p
 numpy/scipy the way the reference evaluator works (direct 2-D ``convolve2d`` windows, ``histogram2d``), in the same
 run, on the same images; prints per-image medians, the ratio, and the largest disagreement between the two.
 
-    python benchmarks/perf/bench_metrics.py [--batch 8] [--runs 3] [--naive-images 1] [--threads 1] [--device cpu]
+    python benchmarks/perf/bench_metrics.py [--batch 8] [--runs 3] [--naive-images 1] [--threads N] [--device cpu]
                                             [--per-metric]
 
 Images: the MSRS test triples in ../shared/data (DRMF's fused images) when present, else seeded synthetic images.
@@ -13,6 +13,7 @@ Images: the MSRS test triples in ../shared/data (DRMF's fused images) when prese
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -160,7 +161,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--naive-images", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1)  # 2 torch threads spin-wait on a shared 2-core box
+    # compute() scores CPU chunks with one worker per torch thread: all cores by default, --threads 1 for one core
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--per-metric", action="store_true", help="also time each metric alone (batched, median)")
     args = ap.parse_args()
