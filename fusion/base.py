@@ -73,7 +73,9 @@ class FusionMethod:
         if ir.ndim != 4 or ir.shape[1] != 1:
             raise MethodError(f"IR batch must be B×1×H×W, got {tuple(ir.shape)}")
         if vis.ndim != 4 or vis.shape[1] not in (1, 3) or vis.shape[0] != ir.shape[0] or vis.shape[2:] != ir.shape[2:]:
-            raise MethodError(f"visible batch must be B×{{1,3}}×H×W matching IR {tuple(ir.shape)}, got {tuple(vis.shape)}")
+            raise MethodError(
+                f"visible batch must be B×{{1,3}}×H×W matching IR {tuple(ir.shape)}, got {tuple(vis.shape)}"
+            )
         with torch.inference_mode():
             out = self.fuse(ir.to(self.device), vis.to(self.device))
         check_output(self.info.name, out, vis.shape)

@@ -26,7 +26,9 @@ class AverageFusion(FusionMethod):
 class MaxAbsFusion(FusionMethod):
     """F = the source with the larger absolute value at each pixel (for intensities in [0, 1]: the maximum)."""
 
-    info = MethodInfo(name="max", version="1", description="Pixel-wise choose-max-absolute of IR and visible luminance.")
+    info = MethodInfo(
+        name="max", version="1", description="Pixel-wise choose-max-absolute of IR and visible luminance."
+    )
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         return torch.where(ir.abs() >= y.abs(), ir, y)

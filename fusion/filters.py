@@ -16,7 +16,9 @@ def _window_sum(t: Tensor, dim: int, r: int) -> Tensor:
     last = c.narrow(dim, n - 1, 1)
     zeros = torch.zeros_like(last)
     # padded[j] = sum of t[: j - r - 1]: r + 1 zeros in front, r copies of the total behind
-    padded = torch.cat((zeros.expand_as(c.narrow(dim, 0, 1)).repeat_interleave(r + 1, dim), c, last.repeat_interleave(r, dim)), dim)
+    padded = torch.cat(
+        (zeros.expand_as(c.narrow(dim, 0, 1)).repeat_interleave(r + 1, dim), c, last.repeat_interleave(r, dim)), dim
+    )
     return padded.narrow(dim, 2 * r + 1, n) - padded.narrow(dim, 0, n)
 
 

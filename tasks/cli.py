@@ -76,11 +76,17 @@ def run_task(
 
 def _command(task: str, datasets: str):  # one command per task, same options
     def command(
-        method: str = typer.Option(..., "--method", help="Method name (labels the results; fused images come from --fused)."),
+        method: str = typer.Option(
+            ..., "--method", help="Method name (labels the results; fused images come from --fused)."
+        ),
         dataset: str = typer.Option(..., "--dataset", help=f"One of: {datasets}."),
         root: Path = typer.Option(..., "--root", help="Dataset root in its native layout."),
-        fused: Path | None = typer.Option(None, "--fused", help="Folder of fused images named <id>.png (default: the visible images)."),
-        protocol: str = typer.Option("quick", "--protocol", help="quick (CPU, minutes) or paper (published settings, GPU)."),
+        fused: Path | None = typer.Option(
+            None, "--fused", help="Folder of fused images named <id>.png (default: the visible images)."
+        ),
+        protocol: str = typer.Option(
+            "quick", "--protocol", help="quick (CPU, minutes) or paper (published settings, GPU)."
+        ),
         seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds; results give mean ± std."),
         out: Path = typer.Option(..., "--out", help="Output folder (metrics.json and the task's run folders)."),
         set_: list[str] = typer.Option([], "--set", help="Protocol override key=value (repeatable), e.g. epochs=3."),

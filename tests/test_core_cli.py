@@ -18,12 +18,18 @@ def test_namespace_only_ivifbench_is_installed(tmp_path):
         "print([n for n in ('datasets','metrics','fusion','tasks','reports','benchmarks','core') if u.find_spec(n)])"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
     found = eval(out.stdout.strip())
     for name in found:  # a module of that name may come from another package, never from this repository
         origin = subprocess.run(
             [sys.executable, "-c", f"import importlib.util as u; print(u.find_spec('{name}').origin)"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         assert str(REPO) not in origin, f"top-level '{name}' comes from this repository: {origin}"
 

@@ -26,7 +26,16 @@ def test_8bit_path_is_bit_exact_with_opencv_on_all_corner_colours():
     from ivifbench.color import luminance_and_chroma, rgb_to_ycrcb_8bit
 
     rgb = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [1, 2, 3], [254, 0, 255], [128, 128, 128]]
+    rgb[0, :8] = [
+        [0, 0, 0],
+        [255, 255, 255],
+        [255, 0, 0],
+        [0, 255, 0],
+        [0, 0, 255],
+        [1, 2, 3],
+        [254, 0, 255],
+        [128, 128, 128],
+    ]
     ref = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     t = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
     ours = rgb_to_ycrcb_8bit(t)[0].permute(1, 2, 0).numpy() * 255

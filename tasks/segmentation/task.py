@@ -96,6 +96,7 @@ RUN_OPTIONS: dict[str, str] = {
     "val_interval": "also evaluate the eval split every N iterations, into the run's log (default 0: never)",
 }
 
+
 def _directions() -> dict[str, bool]:
     from ivifbench.datasets import DATASETS
 
