@@ -13,6 +13,7 @@ from ivifbench.errors import InputError, NotFoundError
 from ivifbench.malloc import tune_malloc
 from ivifbench.metrics.catalogue import METRICS, NOT_IMPLEMENTED, ORDER
 from ivifbench.metrics.conventions import CONVENTIONS
+from ivifbench.metrics.spec import MetricSpec
 
 # About a second or more per 480×640 image on a CPU, so left out of "default"; asked for by name or with "all".
 SLOW_METRICS = frozenset({"FMI_pixel", "FMI_dct", "FMI_w", "Qp"})
@@ -86,8 +87,8 @@ def _chunks(x: Tensor) -> list[slice]:
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def _score(names: list[str], f: Tensor, a: Tensor, b: Tensor, convention: str) -> dict[str, Tensor]:
-    return {name: METRICS.get(name)(f, a, b, convention) for name in names}
+def _score(specs: list[MetricSpec], f: Tensor, a: Tensor, b: Tensor, convention: str) -> dict[str, Tensor]:
+    return {spec.name: spec(f, a, b, convention) for spec in specs}
 
 
 def _score_chunks(names: list[str], f: Tensor, a: Tensor, b: Tensor, convention: str) -> dict[str, Tensor]:
@@ -97,18 +98,19 @@ def _score_chunks(names: list[str], f: Tensor, a: Tensor, b: Tensor, convention:
     which releases the GIL) single-threaded: most of the work is elementwise passes and 1-D filters over planes too
     small for torch's intra-op threads to pay off. Chunks are independent, so the values do not depend on n.
     """
+    specs = [METRICS.get(name) for name in names]  # resolved (and lazily imported) here, not in the workers
     parts = _chunks(f)
     if f.device.type == "cpu":
         tune_malloc()
     workers = min(torch.get_num_threads(), len(parts))
     if workers <= 1:
-        results = [_score(names, f[s], a[s], b[s], convention) for s in parts]
+        results = [_score(specs, f[s], a[s], b[s], convention) for s in parts]
     else:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # one intra-op thread per worker; n workers × n threads would oversubscribe
         try:
             with ThreadPoolExecutor(workers, thread_name_prefix="ivifbench-metrics") as pool:
-                results = list(pool.map(lambda s: _score(names, f[s], a[s], b[s], convention), parts))
+                results = list(pool.map(lambda s: _score(specs, f[s], a[s], b[s], convention), parts))
         finally:
             torch.set_num_threads(threads)
     if len(results) == 1:
