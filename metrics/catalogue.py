@@ -274,11 +274,12 @@ _SPECS = (
         True,
         (0.0, 1.0),
         "Haghighat & Razian, AICT 2014 (Fast-FMI); Haghighat, Aghagolzadeh & Seyedarabi, Comput. Electr. Eng. 2011",
-        "Haghighat's fmi.m (3×3 windows, Nelsen/Fréchet-bound joint pdf), feature 'none'; re-written from the paper and"
-        " the published algorithm, not run against MATLAB",
+        "Haghighat's fmi.m (3×3 windows, Nelsen mixture of a Fréchet bound and independence, φ = c/ρ_bound), feature"
+        " 'none'; re-written from fmi.m (copies in TANG and MEFB), not run against MATLAB",
         _same("canonical", feature="none"),
         notes="raw pixels (feature 'none'); TANG/MEFB's fmi.m defaults to 'edge', so their 'FMI_pixel' differs;"
-        " no golden values exist: checked only by property tests (FMI(F,F)=1, symmetry, range)",
+        " no golden values exist: checked against a window-by-window transcription of fmi.m"
+        " (tests/test_metrics_independent.py); single windows can exceed 1 (φ > 1 gives negative joint-pdf entries)",
     ),
     MetricSpec(
         "FMI_dct",
@@ -286,10 +287,10 @@ _SPECS = (
         True,
         (0.0, 1.0),
         "Haghighat & Razian, AICT 2014 (Fast-FMI)",
-        "fmi.m with feature 'dct': MATLAB dct2 = scipy dctn(norm='ortho'), here of every 3×3 window",
+        "fmi.m with feature 'dct': dct2 of the whole image (= scipy dctn(norm='ortho')), then the 3×3 windows",
         _same("canonical", feature="dct"),
-        notes="the DCT is taken per 3×3 window (as briefed; whether fmi.m applies dct2 to each window or to the whole"
-        " image was not verified against its source); no golden values exist: property tests only",
+        notes="no golden values exist: checked against a window-by-window transcription of fmi.m"
+        " (tests/test_metrics_independent.py)",
     ),
     MetricSpec(
         "FMI_w",
@@ -297,10 +298,12 @@ _SPECS = (
         True,
         (0.0, 1.0),
         "Haghighat & Razian, AICT 2014 (Fast-FMI)",
-        "fmi.m with feature 'wavelet': one-level dwt2(x,'dmey') tiled [cA cH; cV cD] (PyWavelets, 'symmetric')",
+        "fmi.m with feature 'wavelet': one-level dwt2(x,'dmey') tiled [cA cH; cV cD] and re-ranged to [0, 1]"
+        " (PyWavelets, 'symmetric')",
         _same("canonical", feature="wavelet"),
         notes="PyWavelets' dmey has 62 taps against MATLAB's 102 (pywt #261): cannot match MATLAB bit-for-bit;"
-        " rerange is skipped (the per-window min-max makes it irrelevant); no golden values: property tests only",
+        " no golden values: checked against a transcription of fmi.m using the same PyWavelets wavelet"
+        " (tests/test_metrics_independent.py)",
     ),
     MetricSpec(
         "VIFF",
@@ -310,8 +313,9 @@ _SPECS = (
         "Han, Cai, Cao & Xu, Inf. Fusion 2013 (multi-resolution VIF for fusion)",
         "MEFB VIFF_Public.m as metrics.md §4 describes it (σ_n² = 0.005·255², min-g source, p = [1 0 .15 1]/2.15)",
         _same("canonical"),
-        notes="the original's contrast-sensitivity pre-filter and sRGB→Lab L conversion are NOT applied (unspecified in"
-        " metrics.md); no golden values exist: property tests only; needs ≥65×65 (all four scales non-empty)",
+        notes="VIFF_Public.m has no contrast-sensitivity pre-filter (none applied here); its sRGB→Lab L conversion of"
+        " colour input is NOT applied (the convention's grey is used); no golden values exist: checked against a NumPy"
+        " transcription of VIFF_Public.m (tests/test_metrics_independent.py); needs ≥65×65 (all four scales non-empty)",
     ),
     MetricSpec(
         "MEF_SSIM",
@@ -319,10 +323,11 @@ _SPECS = (
         True,
         (0.0, 1.0),
         "Ma, Zeng & Wang, IEEE TIP 2015 (MEF-SSIM), with {IR, VIS} as the exposure stack",
-        "Ma's mef_msssim.m as recalled: 8×8 uniform window, K = 0.03, 3 levels, w = [.0448 .2856 .3001]/Σ",
+        "Ma's mef_ms_ssim.m/mef_ssim.m (MEFB copy): 11×11 uniform window for patch strength and consistency,"
+        " Gaussian 11/1.5 window for the SSIM statistics, K = 0.03, 3 levels, w = [.0448 .2856 .3001]/Σ",
         _same("canonical"),
-        notes="window statistics in closed form (population moments); negative level scores clamped to 0;"
-        " no golden values exist: property tests only; needs ≥32×32",
+        notes="window statistics in closed form; negative level scores clamped to 0; no golden values exist: checked"
+        " against a window-by-window transcription of mef_ssim.m (tests/test_metrics_independent.py); needs ≥44×44",
     ),
     MetricSpec(
         "Qp",

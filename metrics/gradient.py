@@ -114,7 +114,9 @@ def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, sca
 def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -> Tensor:
     """Nabf, the fusion-artefact (noise) measure (Shreyamsha Kumar 2013; Petrović & Xydeas 2005). Lower is better.
 
-    Sobel/8 correlation with reflect padding; α = atan(gv/gh) (0 where both vanish); gSF = min/max (0 if either is 0);
+    Sobel/8 correlation with reflect padding; α = atan(gv/gh) (0 where both vanish), in Kumar's names: gv is the
+    response to [−1 0 1; −2 0 2; −1 0 1]/8 (a derivative along W) and gh to [−1 −2 −1; 0 0 0; 1 2 1]/8 (along H);
+    gSF = min/max (0 if either is 0);
     aSF = |(|αS−αF|−π/2)|·2/π; Q = √(Nrg/(1+e^{−kg(gSF−σg)}) · Nra/(1+e^{−ka(aSF−σa)})) with Nrg=.9999, kg=19,
     σg=.5, Nra=.9995, ka=22, σa=.5; weights w = g^1.5 where g ≥ 2, else 0.001; artefacts where g_F > g_A and g_F > g_B.
 
@@ -124,8 +126,8 @@ def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -
     """
     c = fused.shape[1]
     x = torch.cat((fused, ir, vis), 1)
-    gh, gv = sobel_pair(x, mode="reflect")
-    gh, gv = gh / 8, gv / 8
+    gv, gh = sobel_pair(x, mode="reflect")  # Kumar's sobel_fn: gv along W, gh along H (the angle is atan(gv/gh))
+    gv, gh = gv / 8, gh / 8
     g = torch.sqrt(gh * gh + gv * gv)
     both0 = (gh == 0) & (gv == 0)
     alpha = torch.where(both0, torch.zeros_like(gh), torch.atan(gv / torch.where(both0, 1, gh)))

@@ -228,15 +228,17 @@ def q_cvejic(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
 def q_piella_weighted(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     """Q_W (Piella & Heijmans 2003, LIU ``metricPeilla``): saliency-weighted fusion quality index.
 
-    ``ssim_index`` maps S_FA, S_FB (11/1.5, L = 255, 'valid'); λ = σ_A²/(σ_A²+σ_B²) (½ where both vanish);
-    c_w = max(σ_A², σ_B²)/Σ max; Q_W = Σ c_w (λS_FA + (1−λ)S_FB). A wholly flat pair weights windows equally.
+    ``ssim_index`` maps S_FA, S_FB (11/1.5, L = 255, 'valid'); where σ_A² + σ_B² = 0, 0.5 is added to both (as LIU
+    does, so such windows get λ = ½ and weight 0.5); λ = σ_A²/(σ_A²+σ_B²); c_w = max(σ_A², σ_B²)/Σ max;
+    Q_W = Σ c_w (λS_FA + (1−λ)S_FB). A wholly flat pair weights windows equally.
     """
     check_min_size(fused, 11, "Qw")
     taps = gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device)
     _, _, sa, sb, _ = _local_stats(ir, vis, taps)
     s_fa, s_fb = ssim_map(fused, ir), ssim_map(fused, vis)
-    tot = sa + sb
-    lam = torch.where(tot > 0, sa / torch.where(tot > 0, tot, 1), 0.5)
+    both0 = (sa + sb) == 0
+    sa, sb = torch.where(both0, sa + 0.5, sa), torch.where(both0, sb + 0.5, sb)
+    lam = sa / (sa + sb)  # never 0/0 now
     q = lam * s_fa + (1 - lam) * s_fb
     cw = torch.maximum(sa, sb)
     z = cw.sum((-2, -1), keepdim=True)
@@ -254,26 +256,30 @@ def _box_valid(x: Tensor, size: int) -> Tensor:
     return separable_valid(x, ones)
 
 
-def _mef_ssim_level(fused: Tensor, ir: Tensor, vis: Tensor, size: int, k: float) -> Tensor:
-    """Ma et al.'s single-scale MEF-SSIM of F against the pseudo-reference of {A, B}, mean of the map, B×C.
+def _mef_ssim_level(fused: Tensor, ir: Tensor, vis: Tensor, size: int, sigma: float, k: float) -> Tensor:
+    """Ma et al.'s single-scale MEF-SSIM (``mef_ssim.m``) of F against the pseudo-reference of {A, B}, mean of the map.
 
-    In every size×size window (uniform, population statistics): signal strengths ed_k = √(N σ_k²) + 0.001;
-    consistency R = ‖d_A + d_B‖/(‖d_A‖ + ‖d_B‖) (d the mean-removed patches, +eps both sides), clipped to (0, 1);
-    p = min(tan(πR/2), 10); weights w_k = (ed_k/size)^p + eps, normalised; the structure of the reference patch
-    r = Σ w_k d_k/ed_k, rescaled to norm max(ed_k). Then q = (2σ_rF + C)/(σ_r² + σ_F² + C), C = (K·255)². The patch
-    statistics are closed-form in the window moments, so no patch is materialised.
+    In every size×size window ('valid'), with the uniform window's population statistics: signal strengths
+    ed_k = √(max(N σ_k², 0)) + 0.001 (N = size²); consistency R = (‖d_A + d_B‖ + eps)/(‖d_A‖ + ‖d_B‖ + eps) (d the
+    patches minus their mean), set to 1 − eps above 1 and eps below 0; p = min(tan(πR/2), 10); weights
+    w_k = (ed_k/size)^p + eps, normalised; the pseudo-reference patch r = Σ w_k d_k/ed_k, rescaled to norm max(ed_k)
+    when its norm is > 0. Then q = (2σ_rF + C)/(σ_r² + σ_F² + C), C = (K·255)², with the statistics of r and F weighted
+    by the size×size Gaussian window (σ ``sigma``, ``fspecial``). Every patch statistic is closed-form in the window
+    moments (r is a combination of d_A and d_B), so no patch is materialised.
     """
     n = size * size
-    stack = torch.cat((ir, vis, fused), 1)
     c = ir.shape[1]
-    mu = _box_valid(stack, size)
-    ma, mb, mf = mu.split(c, 1)
-    va = (_box_valid(ir * ir, size) - ma * ma).clamp(min=0)
-    vb = (_box_valid(vis * vis, size) - mb * mb).clamp(min=0)
-    vf = (_box_valid(fused * fused, size) - mf * mf).clamp(min=0)
-    cab = _box_valid(ir * vis, size) - ma * mb
-    caf = _box_valid(ir * fused, size) - ma * mf
-    cbf = _box_valid(vis * fused, size) - mb * mf
+    taps = gaussian_1d(size, sigma, dtype=fused.dtype, device=fused.device)
+    pairs = (ir * ir, vis * vis, fused * fused, ir * vis, ir * fused, vis * fused)
+    box = _box_valid(torch.cat((ir, vis, *pairs[:2], pairs[3]), 1), size)
+    ma, mb, eaa, ebb, eab = box.split(c, 1)
+    va = (eaa - ma * ma).clamp(min=0)
+    vb = (ebb - mb * mb).clamp(min=0)
+    cab = eab - ma * mb
+    gau = separable_valid(torch.cat((ir, vis, fused, *pairs), 1), taps)
+    ga, gb, gf, gaa, gbb, gff, gab, gaf, gbf = gau.split(c, 1)
+    vga, vgb, vgf = gaa - ga * ga, gbb - gb * gb, (gff - gf * gf).clamp(min=0)
+    cga, cgb, cgab = gaf - ga * gf, gbf - gb * gf, gab - ga * gb
     ed_a, ed_b = torch.sqrt(n * va) + 0.001, torch.sqrt(n * vb) + 0.001
     num = torch.sqrt((n * (va + vb + 2 * cab)).clamp(min=0))
     den = torch.sqrt(n * va) + torch.sqrt(n * vb)
@@ -285,31 +291,31 @@ def _mef_ssim_level(fused: Tensor, ir: Tensor, vis: Tensor, size: int, k: float)
     w_b = (ed_b / size) ** p + _MEF_EPS
     s = w_a + w_b
     ca, cb = w_a / s / ed_a, w_b / s / ed_b  # r = ca·d_A + cb·d_B
-    r_sq = n * (ca * ca * va + cb * cb * vb + 2 * ca * cb * cab)  # ‖r‖²
-    r_norm = torch.sqrt(r_sq.clamp(min=0))
-    max_ed = torch.maximum(ed_a, ed_b)
+    r_norm = torch.sqrt((n * (ca * ca * va + cb * cb * vb + 2 * ca * cb * cab)).clamp(min=0))  # ‖r‖
     pos = r_norm > 0
-    scale = torch.where(pos, max_ed / torch.where(pos, r_norm, 1), 1)
-    sigma_r = torch.where(pos, max_ed * max_ed / n, r_sq / n)
-    sigma_rf = scale * (ca * caf + cb * cbf)
+    scale = torch.where(pos, torch.maximum(ed_a, ed_b) / torch.where(pos, r_norm, 1), 0)  # ‖r‖ = 0: r is 0
+    sigma_r = scale * scale * (ca * ca * vga + cb * cb * vgb + 2 * ca * cb * cgab).clamp(min=0)
+    sigma_rf = scale * (ca * cga + cb * cgb)
     cc = (k * 255) ** 2
-    return plane_mean((2 * sigma_rf + cc) / (sigma_r + vf + cc))
+    return plane_mean((2 * sigma_rf + cc) / (sigma_r + vgf + cc))
 
 
-def mef_ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, size: int = 8, k: float = 0.03) -> Tensor:
-    """MEF-SSIM (Ma, Zeng & Wang, IEEE TIP 2015), multi-scale, with the two sources as the exposure stack.
+def mef_ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, size: int = 11, sigma: float = 1.5, k: float = 0.03) -> Tensor:
+    """MEF-SSIM (Ma, Zeng & Wang, IEEE TIP 2015; ``mef_ms_ssim.m``), multi-scale, with the two sources as the stack.
 
     3 levels with weights [0.0448, 0.2856, 0.3001]/Σ; each level scores F against the consistency-weighted
-    pseudo-reference (:func:`_mef_ssim_level`, 8×8 uniform window, K = 0.03); between levels all images are
-    filtered with a 2×2 mean ('symmetric' border) and decimated by 2. MEF-SSIM = Π_l Q_l^{w_l}, negative Q_l clamped
-    to 0 (as MS_SSIM here) so the power stays real. MEF-SSIM(F = A = B) = 1. Raises InputError below 32×32.
+    pseudo-reference (:func:`_mef_ssim_level`: 11×11 uniform window for the patch strengths and consistency, Gaussian
+    11/1.5 window for the SSIM statistics, K = 0.03); between levels all images are filtered with a 2×2 mean
+    ('symmetric' border) and decimated by 2. MEF-SSIM = Π_l Q_l^{w_l}, negative Q_l clamped to 0 (as MS_SSIM here;
+    MATLAB would return a complex number) so the power stays real. MEF-SSIM(F = A = B) = 1.
+    Raises InputError below 44×44 (the coarsest level needs one 11×11 window, as ``mef_ms_ssim.m`` requires).
     """
     check_min_size(fused, 4 * size, "MEF_SSIM")
     wsum = sum(_MEF_WEIGHTS)
     x = (fused, ir, vis)
     value = torch.ones(fused.shape[:2], dtype=fused.dtype, device=fused.device)
     for j, w in enumerate(_MEF_WEIGHTS):
-        q = _mef_ssim_level(*x, size, k).clamp(min=0)
+        q = _mef_ssim_level(*x, size, sigma, k).clamp(min=0)
         value = value * q ** (w / wsum)
         if j < len(_MEF_WEIGHTS) - 1:
             x = tuple(F.avg_pool2d(F.pad(t, (0, t.shape[-1] % 2, 0, t.shape[-2] % 2), mode="replicate"), 2) for t in x)

@@ -123,8 +123,8 @@ def viff(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     with σ_n² = 0.005·255²; per pixel the source whose gain g is smaller supplies VID and VIND (ties: the visible
     image, as Han's code takes source 2 unless g₁ < g₂); F_s = Σ(VID + 1e-7)/Σ(VIND + 1e-7) over the pixels;
     VIFF = Σ_s p_s F_s, p = [1, 0, 0.15, 1]/2.15.
-    Not applied: the original's contrast-sensitivity pre-filtering of the images (not specified in metrics.md), and the
-    sRGB→Lab L conversion of colour input (the convention's grey is used).
+    Han's public code (``VIFF_Public.m``, as MEFB ships it) applies no contrast-sensitivity pre-filter, and neither does
+    this function. Not applied: its sRGB→Lab L conversion of colour input (the convention's grey is used).
     Raises InputError below 65×65, the smallest size at which all four scales have pixels (an empty scale would make
     F_s = 0/0).
     """
