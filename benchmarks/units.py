@@ -234,7 +234,7 @@ def _metric_info(engine: str, names: list[str]) -> list[tuple[str, str, bool | N
         if metrics is not None and n in metrics:
             spec = metrics.get(n)
             hib = getattr(spec, "higher_is_better", None)
-            for attr in ("description", "reference", "range", "unit", "full_name", "name"):
+            for attr in ("description", "reference", "range", "unit", "full_name", "name", "version"):
                 v = getattr(spec, attr, None)
                 if v is not None and isinstance(v, str | int | float | tuple | list):
                     info[attr] = v

@@ -8,7 +8,7 @@
 """
 
 from ivifbench.metrics.accumulator import MetricAccumulator
-from ivifbench.metrics.catalogue import METRICS, NOT_IMPLEMENTED
+from ivifbench.metrics.catalogue import METRICS, METRICS_VERSION, NOT_IMPLEMENTED
 from ivifbench.metrics.conventions import CONVENTIONS, Convention
 from ivifbench.metrics.engine import compute, resolve_metrics
 from ivifbench.metrics.folders import score_folders
@@ -24,6 +24,7 @@ from ivifbench.metrics.vif import vif
 __all__ = [
     "CONVENTIONS",
     "METRICS",
+    "METRICS_VERSION",
     "NOT_IMPLEMENTED",
     "Convention",
     "MetricAccumulator",

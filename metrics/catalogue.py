@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from ivifbench.metrics import fmi, gradient, information, perceptual, phase, statistics, structural, vif
@@ -187,6 +188,7 @@ _SPECS = (
         "Shreyamsha Kumar, SIViP 2013 (modified Nabf)",
         "objective_fusion_perform_fn (Kumar; VIFB methods/CBF), NABF output",
         _same("canonical", variant="modified"),
+        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
     ),
     MetricSpec(
         "Nabf_petrovic",
@@ -196,6 +198,7 @@ _SPECS = (
         "Petrović & Xydeas, 2005 (fusion artefacts)",
         "objective_fusion_perform_fn (Kumar), NABF1 output",
         _same("canonical", variant="petrovic"),
+        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
     ),
     MetricSpec(
         "SSIM",
@@ -248,6 +251,7 @@ _SPECS = (
         "Piella & Heijmans, ICIP 2003 (weighted fusion quality index)",
         "LIU metricPeilla Q_W (not MEFB's gradient-image 'Qw')",
         _same("canonical"),
+        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
     ),
     MetricSpec(
         "Qcb",
@@ -280,6 +284,7 @@ _SPECS = (
         notes="raw pixels (feature 'none'); TANG/MEFB's fmi.m defaults to 'edge', so their 'FMI_pixel' differs;"
         " no golden values exist: checked against a window-by-window transcription of fmi.m"
         " (tests/test_metrics_independent.py); single windows can exceed 1 (φ > 1 gives negative joint-pdf entries)",
+        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
     ),
     MetricSpec(
         "FMI_dct",
@@ -291,6 +296,7 @@ _SPECS = (
         _same("canonical", feature="dct"),
         notes="no golden values exist: checked against a window-by-window transcription of fmi.m"
         " (tests/test_metrics_independent.py)",
+        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
     ),
     MetricSpec(
         "FMI_w",
@@ -304,6 +310,7 @@ _SPECS = (
         notes="PyWavelets' dmey has 62 taps against MATLAB's 102 (pywt #261): cannot match MATLAB bit-for-bit;"
         " no golden values: checked against a transcription of fmi.m using the same PyWavelets wavelet"
         " (tests/test_metrics_independent.py)",
+        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
     ),
     MetricSpec(
         "VIFF",
@@ -328,6 +335,7 @@ _SPECS = (
         _same("canonical"),
         notes="window statistics in closed form; negative level scores clamped to 0; no golden values exist: checked"
         " against a window-by-window transcription of mef_ssim.m (tests/test_metrics_independent.py); needs ≥44×44",
+        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
     ),
     MetricSpec(
         "Qp",
@@ -352,6 +360,10 @@ ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
 
 for _s in _SPECS:
     METRICS.register(_s.name, _s)
+
+METRICS_VERSION = "1+" + hashlib.sha256(";".join(f"{s.name}={s.version}" for s in _SPECS).encode()).hexdigest()[:10]
+"""The built-in metrics' versions in one string: a sweep's score units are keyed by it, so bumping any metric's
+``version`` re-scores instead of reusing stored values."""
 
 NOT_IMPLEMENTED: dict[str, str] = {}
 """Metrics the field reports that this engine does not have yet, with the reason (asked for by name → clear error)."""

@@ -26,6 +26,8 @@ class MetricSpec:
         conventions: convention name → keyword options for ``fn`` that reproduce that toolkit.
         needs_sources: False for no-reference metrics (EN, SD, SF, AG, EI), which only look at the fused image.
         notes: what a reader should know (quirks kept, degenerate cases).
+        version: bumped whenever the values the metric computes change; stored with every value, and (through
+            :data:`ivifbench.metrics.METRICS_VERSION`) part of a sweep's cache key, so old values are never reused.
     """
 
     name: str
@@ -37,6 +39,7 @@ class MetricSpec:
     conventions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     needs_sources: bool = True
     notes: str = ""
+    version: int = 1
 
     def options(self, convention: str) -> Mapping[str, Any]:
         """The keyword options of ``convention``; a clear error if this metric has no such variant."""

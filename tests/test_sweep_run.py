@@ -271,3 +271,20 @@ def test_local_worker_crash_is_recorded(tmp_path: Path) -> None:
     s = _run(suite, tmp_path / "out", workers=1)
     assert s.failed == 2 and s.ok == 2  # die: fuse crashed, its score not run; average: fuse and score
     assert "worker process died" in dict(s.failures)["fuse die/msrs/test"]
+
+
+def test_a_metric_version_bump_rescores_but_keeps_fused_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored values never outlive the metric code that made them: a new METRICS_VERSION re-runs the score units."""
+    import ivifbench.metrics
+    from ivifbench.benchmarks.planner import _engine_version
+
+    assert _engine_version("ivifbench.metrics:score_folders") == ivifbench.metrics.METRICS_VERSION
+    out = tmp_path / "out"
+    suite = fx.write_suite(tmp_path / "a.yaml", methods=["average"], tasks=[])  # the fixtures' engine
+    first = _run(suite, out)
+    assert first.ok > 0 and first.cached == 0
+    assert _run(suite, out).cached == first.ok
+    monkeypatch.setattr(fx, "METRICS_VERSION", "bumped", raising=False)
+    bumped = _run(suite, out)
+    assert bumped.stage_counts["score"]["ok"] == first.stage_counts["score"]["ok"] > 0
+    assert bumped.stage_counts["fuse"]["ok"] == 0, "fused images stay cached"
