@@ -28,12 +28,7 @@ from ivifbench.metrics.engine import resolve_metrics
 LOWER_IS_BETTER = {"Qcv", "Nabf", "Nabf_petrovic", "MSE", "RMSE", "CE"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_registry_metadata_is_complete() -> None:

@@ -13,12 +13,7 @@ from ivifbench.metrics import METRICS, compute
 EXTRA = ["FMI_pixel", "FMI_dct", "FMI_w", "VIFF", "MEF_SSIM"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image(seed: int, size=(2, 1, 72, 76)) -> torch.Tensor:

@@ -118,13 +118,7 @@ FAST_VIFB_PAIRS = ["walking", "running"]  # smallest images; IR stored as RGB, a
 FAST_TNO = ["08", "05"]  # smallest TNO images
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two cores shared by many test runs: one torch thread avoids spin-waiting (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(

@@ -600,13 +600,7 @@ METRICS = {
 ROUNDOFF_BRANCHES = {"Qy", "Qc"}  # transcriptions that also count their round-off-decided windows
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two cores shared by many test runs: one torch thread avoids spin-waiting (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("case", CASES)

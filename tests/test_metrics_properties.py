@@ -18,13 +18,7 @@ ALL = METRICS.names()
 SYMMETRIC = [n for n in ALL if METRICS.get(n).needs_sources and n != "Qc"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two cores shared by many test runs: one torch thread avoids spin-waiting (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image(seed: int, size=(1, 1, 48, 56), smooth: bool = True) -> torch.Tensor:

@@ -24,13 +24,7 @@ from ivifbench.errors import InputError
 from ivifbench.metrics import METRICS, compute
 from ivifbench.metrics.phase import _hermitian_part_sums, _lowpass, phase_congruency, q_zhao
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image(seed: int, size=(1, 1, 60, 71)) -> torch.Tensor:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +22,7 @@ from ivifbench.fusion.sage.sam import SamFeatureEncoder, SamPriors, build_sam, s
 from ivifbench.fusion.sage.student import SageStudent
 from ivifbench.fusion.sage.teacher import SageTeacher, SpatialTransformer
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Toy tensors are too small to split over threads; on a busy 2-core runner one thread is much faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
