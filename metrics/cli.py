@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -19,7 +20,11 @@ def score(
     convention: str = typer.Option(
         "canonical", "--convention", help="canonical, vifb, tang, tang-legacy or cddfuse (see metrics.md)."
     ),
-    out: Path | None = typer.Option(None, "--out", help="Write the long table (image,metric,convention,value) here."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Write the long table (image,metric,convention,value) here, and FILE.csv.json with how it was made.",
+    ),
     batch_size: int = typer.Option(8, "--batch-size", help="Images scored together."),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
 ) -> None:
@@ -38,6 +43,7 @@ def score(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
+        _write_provenance(out, names, conv, ir, vis, fused, table["image"].nunique())
 
     grouped = table.groupby("metric", sort=False)["value"]
     stats = grouped.agg(["mean", "count"]).assign(std=grouped.std(ddof=0))  # population std, as MetricAccumulator
@@ -55,3 +61,32 @@ def score(
         arrow = "↑" if METRICS.get(name).higher_is_better else "↓"
         summary.add_row(name, arrow, f"{row['mean']:.4f}", f"{row['std']:.4f}", str(int(row["count"])))
     Console().print(summary)
+
+
+def _write_provenance(out: Path, names: list[str], conv, ir: Path, vis: Path, fused: Path, n_images: int) -> Path:
+    """``FILE.csv.json`` beside the table: what made its numbers (versions, convention, colour handling, inputs)."""
+    import json
+    import platform
+
+    import torch
+
+    from ivifbench import __version__
+    from ivifbench.metrics import METRICS, METRICS_VERSION
+
+    meta = {
+        "ivifbench": __version__,
+        "metrics_version": METRICS_VERSION,
+        "convention": conv.name,
+        "colour": conv.colour,
+        "metrics": {
+            n: {"version": METRICS.get(n).version, "reference_code": METRICS.get(n).reference_code} for n in names
+        },
+        "inputs": {"ir": str(ir.resolve()), "vis": str(vis.resolve()), "fused": str(fused.resolve())},
+        "n_images": int(n_images),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    path = out.with_name(out.name + ".json")
+    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -3,6 +3,7 @@ and ``ivifbench score``."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ivifbench.errors import InputError, IvifError, NotFoundError
 from ivifbench.metrics import (
     CONVENTIONS,
     METRICS,
+    METRICS_VERSION,
     NOT_IMPLEMENTED,
     MetricAccumulator,
     MetricSpec,
@@ -202,6 +204,9 @@ def test_cli_score_writes_csv_and_summary(folders, tmp_path: Path, capsys) -> No
     assert rc == 0
     df = pd.read_csv(out, dtype={"image": str})
     assert list(df.columns) == ["image", "metric", "convention", "value"] and len(df) == 9
+    meta = json.loads((tmp_path / "scores.csv.json").read_text())
+    assert meta["convention"] == "tang" and meta["metrics_version"] == METRICS_VERSION and meta["n_images"] == 3
+    assert set(meta["metrics"]) == {"EN", "SD", "Qabf"} and meta["metrics"]["Qabf"]["version"] >= 1
     printed = capsys.readouterr().out
     assert "tang" in printed and "rgb2gray" in printed and "Qabf" in printed
 
