@@ -13,6 +13,7 @@ from ivifbench.errors import InputError, NotFoundError
 from ivifbench.malloc import tune_malloc
 from ivifbench.metrics.catalogue import METRICS, NOT_IMPLEMENTED, ORDER
 from ivifbench.metrics.conventions import CONVENTIONS
+from ivifbench.metrics.shared import sharing
 from ivifbench.metrics.spec import MetricSpec
 
 # About a second or more per 480×640 image on a CPU, so left out of "default"; asked for by name or with "all".
@@ -88,7 +89,8 @@ def _chunks(x: Tensor) -> list[slice]:
 
 
 def _score(specs: list[MetricSpec], f: Tensor, a: Tensor, b: Tensor, convention: str) -> dict[str, Tensor]:
-    return {spec.name: spec(f, a, b, convention) for spec in specs}
+    with sharing():  # intermediates common to several metrics (window moments, gradient maps) are made once
+        return {spec.name: spec(f, a, b, convention) for spec in specs}
 
 
 def _score_chunks(names: list[str], f: Tensor, a: Tensor, b: Tensor, convention: str) -> dict[str, Tensor]:

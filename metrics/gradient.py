@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ivifbench.metrics.filters import matlab_gradient, plane_mean, sobel_pair
+from ivifbench.metrics.shared import shared
 
 
 def spatial_frequency(fused: Tensor, *, variant: str = "canonical", scale: float = 1.0) -> Tensor:
@@ -111,19 +112,8 @@ def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, sca
     return torch.where(den > 0, num / torch.where(den > 0, den, 1), torch.zeros_like(num)).mean(1)
 
 
-def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -> Tensor:
-    """Nabf, the fusion-artefact (noise) measure (Shreyamsha Kumar 2013; Petrović & Xydeas 2005). Lower is better.
-
-    Sobel/8 correlation with reflect padding; α = atan(gv/gh) (0 where both vanish), in Kumar's names: gv is the
-    response to [−1 0 1; −2 0 2; −1 0 1]/8 (a derivative along W) and gh to [−1 −2 −1; 0 0 0; 1 2 1]/8 (along H);
-    gSF = min/max (0 if either is 0);
-    aSF = |(|αS−αF|−π/2)|·2/π; Q = √(Nrg/(1+e^{−kg(gSF−σg)}) · Nra/(1+e^{−ka(aSF−σa)})) with Nrg=.9999, kg=19,
-    σg=.5, Nra=.9995, ka=22, σa=.5; weights w = g^1.5 where g ≥ 2, else 0.001; artefacts where g_F > g_A and g_F > g_B.
-
-    Args:
-        variant: ``'modified'`` (Kumar's NABF, the one papers report as Nabf):
-            Σ na((1−Q_AF)w_A + (1−Q_BF)w_B)/Σ(w_A+w_B); ``'petrovic'`` (NABF1): Σ na(2−Q_AF−Q_BF)(w_A+w_B)/Σ(w_A+w_B).
-    """
+def _nabf_maps(fused: Tensor, ir: Tensor, vis: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Q_AF, Q_BF, w_A, w_B and the artefact mask na of :func:`nabf` (shared by its two variants)."""
     c = fused.shape[1]
     x = torch.cat((fused, ir, vis), 1)
     gv, gh = sobel_pair(x, mode="reflect")  # Kumar's sobel_fn: gv along W, gh along H (the angle is atan(gv/gh))
@@ -146,6 +136,23 @@ def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -
     w_a = torch.where(g_a >= 2, g_a**1.5, 0.001)
     w_b = torch.where(g_b >= 2, g_b**1.5, 0.001)
     na = ((g_f > g_a) & (g_f > g_b)).to(fused.dtype)
+    return q_a, q_b, w_a, w_b, na
+
+
+def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -> Tensor:
+    """Nabf, the fusion-artefact (noise) measure (Shreyamsha Kumar 2013; Petrović & Xydeas 2005). Lower is better.
+
+    Sobel/8 correlation with reflect padding; α = atan(gv/gh) (0 where both vanish), in Kumar's names: gv is the
+    response to [−1 0 1; −2 0 2; −1 0 1]/8 (a derivative along W) and gh to [−1 −2 −1; 0 0 0; 1 2 1]/8 (along H);
+    gSF = min/max (0 if either is 0);
+    aSF = |(|αS−αF|−π/2)|·2/π; Q = √(Nrg/(1+e^{−kg(gSF−σg)}) · Nra/(1+e^{−ka(aSF−σa)})) with Nrg=.9999, kg=19,
+    σg=.5, Nra=.9995, ka=22, σa=.5; weights w = g^1.5 where g ≥ 2, else 0.001; artefacts where g_F > g_A and g_F > g_B.
+
+    Args:
+        variant: ``'modified'`` (Kumar's NABF, the one papers report as Nabf):
+            Σ na((1−Q_AF)w_A + (1−Q_BF)w_B)/Σ(w_A+w_B); ``'petrovic'`` (NABF1): Σ na(2−Q_AF−Q_BF)(w_A+w_B)/Σ(w_A+w_B).
+    """
+    q_a, q_b, w_a, w_b, na = shared(("nabf_maps",), (fused, ir, vis), lambda: _nabf_maps(fused, ir, vis))
     den = (w_a + w_b).sum((-2, -1))
     if variant == "petrovic":
         num = (na * (2 - q_a - q_b) * (w_a + w_b)).sum((-2, -1))

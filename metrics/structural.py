@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ivifbench.metrics import filters
 from ivifbench.metrics.filters import check_min_size, gaussian_1d, pad, plane_mean, separable_valid
+from ivifbench.metrics.shared import shared
 
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -38,20 +39,32 @@ def _ssim_parts(x: Tensor, y: Tensor, taps: Tensor, c1: float, c2: float, **kw) 
     return lum, cs
 
 
-def ssim_map(
-    x: Tensor,
-    y: Tensor,
-    *,
-    size: int = 11,
-    sigma: float = 1.5,
-    k1: float = 0.01,
-    k2: float = 0.03,
-    data_range: float = 255.0,
-) -> Tensor:
-    """Wang's ``ssim_index`` map: Gaussian window size/σ (``fspecial``), 'valid', C = (K·L)²."""
-    taps = gaussian_1d(size, sigma, dtype=x.dtype, device=x.device)
-    lum, cs = _ssim_parts(x, y, taps, (k1 * data_range) ** 2, (k2 * data_range) ** 2)
-    return lum * cs
+_PAIRS = ("ff", "aa", "bb", "fa", "fb", "ab")
+
+
+def _window_moments(
+    fused: Tensor, ir: Tensor, vis: Tensor, taps: Tensor, padding: str | None = None
+) -> dict[str, Tensor]:
+    """Window means ``f``, ``a``, ``b`` and population (co)variances ``ff aa bb fa fb ab`` of the three images under a
+    separable window ('valid', or 'same' with ``padding``): nine planes filtered once, shared by every metric of a
+    ``compute`` chunk that uses the same window (read-only)."""
+
+    def make() -> dict[str, Tensor]:
+        img = {"f": fused, "a": ir, "b": vis}
+        stack = torch.cat((fused, ir, vis, *(img[p[0]] * img[p[1]] for p in _PAIRS)), 1)
+        if padding is not None:
+            stack = pad(stack, taps.numel(), taps.numel(), padding)
+        m = dict(zip(("f", "a", "b", *_PAIRS), separable_valid(stack, taps).split(fused.shape[1], 1), strict=True))
+        return {**{k: m[k] for k in "fab"}, **{p: m[p] - m[p[0]] * m[p[1]] for p in _PAIRS}}
+
+    return shared(("window_moments", tuple(taps.tolist()), padding), (fused, ir, vis), make)
+
+
+def _ssim_of(m: dict[str, Tensor], x: str, y: str, c1: float, c2: float) -> Tensor:
+    """Wang's SSIM map of images ``x`` and ``y`` (two of 'f', 'a', 'b') from :func:`_window_moments`."""
+    cov = m[x + y] if x + y in m else m[y + x]
+    lum = (2 * m[x] * m[y] + c1) / (m[x] * m[x] + m[y] * m[y] + c1)
+    return lum * ((2 * cov + c2) / (m[x + x] + m[y + y] + c2))
 
 
 def _sum7_valid(t: Tensor, dim: int) -> Tensor:
@@ -111,17 +124,6 @@ def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
     return out if y.ndim == x.ndim + 1 else out[0]
 
 
-def _ssim_one(x: Tensor, y: Tensor, variant: str) -> Tensor:
-    """Mean SSIM per plane (B×C) under a toolkit's implementation."""
-    if variant == "cddfuse":
-        return _ssim_skimage_float32(x, y)
-    if variant == "tang":  # MATLAB ssim(): 11-tap σ 1.5 Gaussian, replicate padding, DynamicRange 1 for doubles
-        taps = gaussian_1d(11, 1.5, dtype=x.dtype, device=x.device)
-        lum, cs = _ssim_parts(x, y, taps, 0.01**2, 0.03**2, padding="replicate")
-        return plane_mean(lum * cs)
-    return plane_mean(ssim_map(x, y))
-
-
 def ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") -> Tensor:
     """SSIM (Wang et al. 2004) of the fused image with each source, combined.
 
@@ -136,7 +138,12 @@ def ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") 
     if variant == "cddfuse":  # the fused image's window statistics are shared by the two sources
         both = _ssim_skimage_float32(fused, torch.stack((ir, vis)))
         return (both[0] + both[1]).mean(1)
-    s = _ssim_one(fused, ir, variant) + _ssim_one(fused, vis, variant)
+    taps = gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device)
+    if variant == "tang":  # MATLAB ssim(): replicate padding, DynamicRange 1 for doubles
+        m, c1, c2 = _window_moments(fused, ir, vis, taps, "replicate"), 0.01**2, 0.03**2
+    else:
+        m, c1, c2 = _window_moments(fused, ir, vis, taps), (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    s = plane_mean(_ssim_of(m, "f", "a", c1, c2)) + plane_mean(_ssim_of(m, "f", "b", c1, c2))
     if variant in ("canonical", "tang"):
         s = s / 2
     return s.mean(1)
@@ -186,13 +193,10 @@ def q_yang(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     (a wholly flat pair uses λ = ½).
     """
     check_min_size(fused, 7, "Qy")
-    taps = gaussian_1d(7, 1.5, dtype=fused.dtype, device=fused.device)
+    m = _window_moments(fused, ir, vis, gaussian_1d(7, 1.5, dtype=fused.dtype, device=fused.device))
     c = 2e-16
-    _, _, sa, sb, _ = _local_stats(ir, vis, taps)
-    l_ab, cs_ab = _ssim_parts(ir, vis, taps, c, c)
-    l_af, cs_af = _ssim_parts(ir, fused, taps, c, c)
-    l_bf, cs_bf = _ssim_parts(vis, fused, taps, c, c)
-    s_ab, s_af, s_bf = l_ab * cs_ab, l_af * cs_af, l_bf * cs_bf
+    sa, sb = m["aa"], m["bb"]
+    s_ab, s_af, s_bf = _ssim_of(m, "a", "b", c, c), _ssim_of(m, "a", "f", c, c), _ssim_of(m, "b", "f", c, c)
     b = (s_ab >= 0.75).to(fused.dtype)
 
     def combine(lam: Tensor) -> Tensor:
@@ -208,13 +212,10 @@ def q_cvejic(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     sim = λS_AF + (1−λ)S_BF, set to 0 where λ < 0 and to 1 where λ > 1 (LIU/MEFB); NaN pixels dropped.
     """
     check_min_size(fused, 7, "Qc")
-    taps = gaussian_1d(7, 1.5, dtype=fused.dtype, device=fused.device)
+    m = _window_moments(fused, ir, vis, gaussian_1d(7, 1.5, dtype=fused.dtype, device=fused.device))
     c = 2e-16
-    l_af, cs_af = _ssim_parts(ir, fused, taps, c, c)
-    l_bf, cs_bf = _ssim_parts(vis, fused, taps, c, c)
-    _, _, _, _, s_af_cov = _local_stats(ir, fused, taps)
-    _, _, _, _, s_bf_cov = _local_stats(vis, fused, taps)
-    s_af, s_bf = l_af * cs_af, l_bf * cs_bf
+    s_af, s_bf = _ssim_of(m, "a", "f", c, c), _ssim_of(m, "b", "f", c, c)
+    s_af_cov, s_bf_cov = m["fa"], m["fb"]
 
     def combine(lam: Tensor) -> Tensor:
         sim = lam * s_af + (1 - lam) * s_bf
@@ -233,9 +234,10 @@ def q_piella_weighted(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     Q_W = Σ c_w (λS_FA + (1−λ)S_FB). A wholly flat pair weights windows equally.
     """
     check_min_size(fused, 11, "Qw")
-    taps = gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device)
-    _, _, sa, sb, _ = _local_stats(ir, vis, taps)
-    s_fa, s_fb = ssim_map(fused, ir), ssim_map(fused, vis)
+    m = _window_moments(fused, ir, vis, gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device))
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    sa, sb = m["aa"], m["bb"]
+    s_fa, s_fb = _ssim_of(m, "f", "a", c1, c2), _ssim_of(m, "f", "b", c1, c2)
     both0 = (sa + sb) == 0
     sa, sb = torch.where(both0, sa + 0.5, sa), torch.where(both0, sb + 0.5, sb)
     lam = sa / (sa + sb)  # never 0/0 now

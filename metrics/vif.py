@@ -13,47 +13,59 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ivifbench.metrics.filters import check_min_size, correlate1d_valid, gaussian_1d, separable_valid
+from ivifbench.metrics.shared import shared
 
 _EPS = 1e-10
 _BELOW_EPS = math.nextafter(_EPS, 0.0)
 _SIGMA_N_SQ = 2.0
 
 
-def vifp_terms(ref: Tensor, dist: Tensor, *, saturate_uint8: bool = False) -> tuple[Tensor, Tensor]:
-    """Numerator and denominator of ``vifp_mscale(ref, dist)`` per plane, over 4 scales.
+def _vifp_moments(fused: Tensor, ir: Tensor, vis: Tensor, saturate_uint8: bool) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """Per scale (1..4): σ_S² of both sources (B×2×C×h×w; below 1e-10 set to 0), σ_F² (B×1×C×h×w; negatives set
+    to 0) and σ_SF (B×2×C×h×w), the window statistics of ``vifp_mscale``. Shared read-only by VIF and VIFF.
 
-    ``ref`` is B×S×C×H×W (S sources scored against one ``dist`` B×C×H×W, which is filtered once and broadcast);
-    returns B×S×C numerator and denominator.
-    Scale s uses an N×N Gaussian window, N = 2^(5−s)+1 (17, 9, 5, 3), σ = N/5, 'valid' filtering; for s > 1 both
-    images are first filtered and decimated by 2. σ_n² = 2; variances below 1e-10 are clamped as in the reference.
-    Scales whose 'valid' output is empty contribute 0 (MATLAB's sum over an empty array).
+    Scale s uses an N×N Gaussian window, N = 2^(5−s)+1 (17, 9, 5, 3), σ = N/5, 'valid' filtering; for s > 1 the
+    images are first filtered and decimated by 2 (rows are dropped before the column pass). The fused image's
+    statistics are computed once and broadcast over the two sources.
     """
-    num = ref.new_zeros(ref.shape[:3])
-    den = ref.new_zeros(ref.shape[:3])
-    x, f = ref, dist[:, None]
-    for scale in range(1, 5):
-        n = 2 ** (5 - scale) + 1
-        win = gaussian_1d(n, n / 5, dtype=ref.dtype, device=ref.device)
-        if scale > 1:  # filter then keep every other row and column; rows are dropped before the column pass
-            x = correlate1d_valid(correlate1d_valid(x, win, -2)[..., ::2, :], win, -1)[..., ::2]
-            f = correlate1d_valid(correlate1d_valid(f, win, -2)[..., ::2, :], win, -1)[..., ::2]
-        xx, ff, xf = x * x, f * f, x * f
-        if saturate_uint8 and scale == 1:  # Tang's pre-2023 code multiplied uint8 arrays: products saturate at 255
-            xx, ff, xf = xx.clamp(max=255), ff.clamp(max=255), xf.clamp(max=255)
-        # In-place arithmetic below: the planes are large and every fresh temporary costs a pass over memory.
-        mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
-        # σ1² < 1e-10 (negatives included) counts as 0: threshold_ keeps values > the double just below 1e-10
-        sigma1_sq = F.threshold_(separable_valid(xx, win).sub_(mu1 * mu1), _BELOW_EPS, 0.0)
-        sigma2_sq = separable_valid(ff, win).sub_(mu2 * mu2).clamp_(min=0)
-        sigma12 = separable_valid(xf, win).sub_(mu1.mul_(mu2))
-        del xx, ff, xf, mu1, mu2
-        # The reference's cascade of clamps, folded: g = σ12/(σ1² + 1e-10), set to 0 where g < 0 or σ2² < 1e-10, and
-        # there sv² = max(σ2² − g·σ12, 1e-10). Every pixel the reference drops then has g²σ1² = 0 (g = 0 or σ1² = 0),
-        # i.e. a term of exactly log10(1) = 0, so no mask is needed; elsewhere the operations are the reference's.
+
+    def make() -> list[tuple[Tensor, Tensor, Tensor]]:
+        out = []
+        x, f = torch.stack((ir, vis), 1), fused[:, None]
+        for scale in range(1, 5):
+            n = 2 ** (5 - scale) + 1
+            win = gaussian_1d(n, n / 5, dtype=fused.dtype, device=fused.device)
+            if scale > 1:
+                x = correlate1d_valid(correlate1d_valid(x, win, -2)[..., ::2, :], win, -1)[..., ::2]
+                f = correlate1d_valid(correlate1d_valid(f, win, -2)[..., ::2, :], win, -1)[..., ::2]
+            xx, ff, xf = x * x, f * f, x * f
+            if saturate_uint8 and scale == 1:  # Tang's pre-2023 code multiplied uint8 arrays: products saturate
+                xx, ff, xf = xx.clamp(max=255), ff.clamp(max=255), xf.clamp(max=255)
+            mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
+            # σ_S² < 1e-10 (negatives included) counts as 0: threshold_ keeps values > the double just below 1e-10
+            sigma1_sq = F.threshold_(separable_valid(xx, win).sub_(mu1 * mu1), _BELOW_EPS, 0.0)
+            sigma2_sq = separable_valid(ff, win).sub_(mu2 * mu2).clamp_(min=0)
+            out.append((sigma1_sq, sigma2_sq, separable_valid(xf, win).sub_(mu1.mul_(mu2))))
+        return out
+
+    return shared(("vifp_moments", saturate_uint8), (fused, ir, vis), make)
+
+
+def vifp_terms(fused: Tensor, ir: Tensor, vis: Tensor, *, saturate_uint8: bool = False) -> tuple[Tensor, Tensor]:
+    """Numerator and denominator of ``vifp_mscale(S, F)`` for S = IR and VIS (B×2×C each), over 4 scales.
+
+    σ_n² = 2; the reference's cascade of clamps, folded: g = σ_SF/(σ_S² + 1e-10), set to 0 where g < 0 or
+    σ_F² < 1e-10, and there σ_v² = max(σ_F² − g·σ_SF, 1e-10). Every pixel the reference drops then has g²σ_S² = 0
+    (g = 0 or σ_S² = 0), a term of exactly log10(1) = 0, so no mask is needed; elsewhere the operations are the
+    reference's. Scales whose 'valid' output is empty contribute 0 (MATLAB's sum over an empty array).
+    """
+    num = fused.new_zeros((fused.shape[0], 2, fused.shape[1]))
+    den = torch.zeros_like(num)
+    for sigma1_sq, sigma2_sq, sigma12 in _vifp_moments(fused, ir, vis, saturate_uint8):
         g = torch.div(sigma12, sigma1_sq + _EPS).clamp_(min=0).masked_fill_(sigma2_sq < _EPS, 0)
-        sv_sq = torch.sub(sigma2_sq, sigma12.mul_(g)).clamp_(min=_EPS)  # σ2² − g·σ12
+        sv_sq = torch.sub(sigma2_sq, sigma12 * g).clamp_(min=_EPS)  # σ_F² − g·σ_SF
         num += g.mul_(g).mul_(sigma1_sq).div_(sv_sq.add_(_SIGMA_N_SQ)).add_(1).log10_().sum((-2, -1))
-        den += sigma1_sq.div_(_SIGMA_N_SQ).add_(1).log10_().sum((-2, -1))
+        den += torch.div(sigma1_sq, _SIGMA_N_SQ).add_(1).log10_().sum((-2, -1))
     return num, den
 
 
@@ -77,7 +89,7 @@ def vif(
         InputError: an image smaller than 17×17 (the first window).
     """
     check_min_size(fused, 17, "VIF")
-    num, den = vifp_terms(torch.stack((ir, vis), 1), fused, saturate_uint8=saturate_uint8)
+    num, den = vifp_terms(fused, ir, vis, saturate_uint8=saturate_uint8)
     ratio = num / den
     if flat_value is not None:
         ratio = torch.where(den > 0, ratio, torch.full_like(ratio, flat_value))
@@ -89,23 +101,10 @@ _VIFF_C = 1e-7
 _VIFF_P = (1 / 2.15, 0.0, 0.15 / 2.15, 1 / 2.15)
 
 
-def _vifp_maps(ref: Tensor, dist: Tensor, sigma_n_sq: float):
-    """Per scale (1..4): g, VID and VIND maps of vifp (the same windows and clamps as :func:`vifp_terms`).
-
-    ``ref`` B×S×C×H×W, ``dist`` B×C×H×W; yields B×S×C×h×w maps. g is 0 wherever the reference's clamps zero it.
-    """
-    x, f = ref, dist[:, None]
-    for scale in range(1, 5):
-        n = 2 ** (5 - scale) + 1
-        win = gaussian_1d(n, n / 5, dtype=ref.dtype, device=ref.device)
-        if scale > 1:
-            x = correlate1d_valid(correlate1d_valid(x, win, -2)[..., ::2, :], win, -1)[..., ::2]
-            f = correlate1d_valid(correlate1d_valid(f, win, -2)[..., ::2, :], win, -1)[..., ::2]
-        mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
-        sigma1_sq = (separable_valid(x * x, win) - mu1 * mu1).clamp_(min=0)
-        sigma2_sq = (separable_valid(f * f, win) - mu2 * mu2).clamp_(min=0)
-        sigma12 = separable_valid(x * f, win) - mu1 * mu2
-        sigma1_sq = torch.where(sigma1_sq < _EPS, 0, sigma1_sq)
+def _vifp_maps(fused: Tensor, ir: Tensor, vis: Tensor, sigma_n_sq: float):
+    """Per scale (1..4): g, VID and VIND maps of vifp for both sources (B×2×C×h×w), from :func:`_vifp_moments`,
+    with the reference's clamps; g is 0 wherever they zero it (it chooses the source in VIFF)."""
+    for sigma1_sq, sigma2_sq, sigma12 in _vifp_moments(fused, ir, vis, False):
         g = sigma12 / (sigma1_sq + _EPS)
         keep = (sigma1_sq > 0) & (sigma2_sq >= _EPS) & (g >= 0)
         sv_sq = torch.where(keep, (sigma2_sq - g * sigma12).clamp(min=_EPS), sigma2_sq.expand_as(g))
@@ -130,7 +129,7 @@ def viff(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     """
     check_min_size(fused, 65, "VIFF")
     total = 0
-    for p, (g, vid, vind) in zip(_VIFF_P, _vifp_maps(torch.stack((ir, vis), 1), fused, _VIFF_SIGMA_N_SQ), strict=True):
+    for p, (g, vid, vind) in zip(_VIFF_P, _vifp_maps(fused, ir, vis, _VIFF_SIGMA_N_SQ), strict=True):
         if p == 0:
             continue
         first = g[:, 0] < g[:, 1]

@@ -171,3 +171,33 @@ def test_malloc_tuning_is_idempotent_and_can_be_switched_off(monkeypatch) -> Non
     assert first is malloc.tune_malloc()
     if sys.platform.startswith("linux") and "glibc" in " ".join(__import__("platform").libc_ver()):
         assert first is True
+
+
+def test_shared_intermediates_are_made_once_per_block_and_only_for_the_same_tensors() -> None:
+    from ivifbench.metrics.shared import shared, sharing
+
+    x, y = torch.zeros(2), torch.zeros(2)
+    calls = []
+
+    def make() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert shared("k", (x,), make) == 1 and shared("k", (x,), make) == 2  # outside a block: nothing kept
+    with sharing():
+        assert shared("k", (x,), make) == 3
+        assert shared("k", (x,), make) == 3  # same key, same tensor
+        assert shared("k", (y,), make) == 4  # equal values, another tensor
+        assert shared("other", (y,), make) == 5
+    assert shared("k", (x,), make) == 6  # the block's store is gone
+
+
+def test_metrics_sharing_intermediates_score_as_when_alone() -> None:
+    """Qy/Qc share 7×7 window moments, SSIM/Qw 11×11 ones, the Nabf variants their maps: same values either way."""
+    f, a, b = (_image(50 + i, (2, 1, 60, 64)) for i in range(3))
+    names = ["Qy", "Qc", "Qw", "SSIM", "Nabf", "Nabf_petrovic"]
+    together = compute(f, a, b, names)
+    for n in names:
+        assert torch.equal(together[n], compute(f, a, b, [n])[n]), n
+    tang = compute(f, a, b, ["SSIM"], "tang")["SSIM"]  # replicate padding: another window key, not the canonical one
+    assert not torch.equal(tang, together["SSIM"])
