@@ -166,8 +166,10 @@ def test_torch_filter_backend_matches_scipy(monkeypatch) -> None:
     names = [n for n in ALL if n not in ("MS_SSIM", "VIFF")]  # MS-SSIM needs 176×176, VIFF 65×65
 
     def both() -> dict:
-        vifb = {f"vifb/{k}": v for k, v in compute(f, a[:, :1], b, None, "vifb").items()}
-        return vifb | compute(f, a[:, :1], b, names)
+        out = compute(f, a[:, :1], b, names)
+        for conv in ("vifb", "tang", "tang-legacy", "cddfuse"):
+            out |= {f"{conv}/{k}": v for k, v in compute(f, a[:, :1], b, None, conv).items()}
+        return out
 
     ref = both()
     monkeypatch.setattr(filters, "BACKEND", "torch")
