@@ -188,7 +188,7 @@ _SPECS = (
         "Shreyamsha Kumar, SIViP 2013 (modified Nabf)",
         "objective_fusion_perform_fn (Kumar; VIFB methods/CBF), NABF output",
         _same("canonical", variant="modified"),
-        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
+        version=2,
     ),
     MetricSpec(
         "Nabf_petrovic",
@@ -198,7 +198,7 @@ _SPECS = (
         "Petrović & Xydeas, 2005 (fusion artefacts)",
         "objective_fusion_perform_fn (Kumar), NABF1 output",
         _same("canonical", variant="petrovic"),
-        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
+        version=2,
     ),
     MetricSpec(
         "SSIM",
@@ -251,7 +251,7 @@ _SPECS = (
         "Piella & Heijmans, ICIP 2003 (weighted fusion quality index)",
         "LIU metricPeilla Q_W (not MEFB's gradient-image 'Qw')",
         _same("canonical"),
-        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
+        version=2,
     ),
     MetricSpec(
         "Qcb",
@@ -284,7 +284,7 @@ _SPECS = (
         notes="raw pixels (feature 'none'); TANG/MEFB's fmi.m defaults to 'edge', so their 'FMI_pixel' differs;"
         " no golden values exist: checked against a window-by-window transcription of fmi.m"
         " (tests/test_metrics_independent.py); single windows can exceed 1 (φ > 1 gives negative joint-pdf entries)",
-        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
+        version=2,
     ),
     MetricSpec(
         "FMI_dct",
@@ -296,7 +296,7 @@ _SPECS = (
         _same("canonical", feature="dct"),
         notes="no golden values exist: checked against a window-by-window transcription of fmi.m"
         " (tests/test_metrics_independent.py)",
-        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
+        version=2,
     ),
     MetricSpec(
         "FMI_w",
@@ -310,7 +310,7 @@ _SPECS = (
         notes="PyWavelets' dmey has 62 taps against MATLAB's 102 (pywt #261): cannot match MATLAB bit-for-bit;"
         " no golden values: checked against a transcription of fmi.m using the same PyWavelets wavelet"
         " (tests/test_metrics_independent.py)",
-        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
+        version=2,
     ),
     MetricSpec(
         "VIFF",
@@ -335,7 +335,7 @@ _SPECS = (
         _same("canonical"),
         notes="window statistics in closed form; negative level scores clamped to 0; no golden values exist: checked"
         " against a window-by-window transcription of mef_ssim.m (tests/test_metrics_independent.py); needs ≥44×44",
-        version=2,  # 2026-11: follows the original code (checked by tests/test_metrics_independent.py)
+        version=2,
     ),
     MetricSpec(
         "Qp",
@@ -361,9 +361,12 @@ ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
 for _s in _SPECS:
     METRICS.register(_s.name, _s)
 
-METRICS_VERSION = "1+" + hashlib.sha256(";".join(f"{s.name}={s.version}" for s in _SPECS).encode()).hexdigest()[:10]
+METRICS_VERSION = hashlib.sha256(";".join(f"{s.name}={s.version}" for s in _SPECS).encode()).hexdigest()[:12]
 """The built-in metrics' versions in one string: a sweep's score units are keyed by it, so bumping any metric's
-``version`` re-scores instead of reusing stored values."""
+``version`` re-scores instead of reusing stored values.
+
+History: version 2 (2026-11) of FMI_pixel/dct/w, MEF_SSIM, Nabf, Nabf_petrovic and Qw follows the original code
+(fmi.m, mef_ssim.m, Kumar's and LIU's), as checked by tests/test_metrics_independent.py."""
 
 NOT_IMPLEMENTED: dict[str, str] = {}
 """Metrics the field reports that this engine does not have yet, with the reason (asked for by name → clear error)."""
