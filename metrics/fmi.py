@@ -17,8 +17,8 @@ S and the fused image F:
 
 FMI = mean over windows of ½(fmi_AF + fmi_BF). One quirk of ``fmi.m`` is kept: it leaves F's window min-max
 normalised after the A term, so the B term's "equal windows" test compares B's raw window with F's normalised one.
-Everything is vectorised over windows (chunked to bound memory); it costs several seconds per 480×640 image and
-feature on one CPU thread (a 9×9 joint pdf per window).
+Everything is vectorised over windows (in cache-sized chunks); it costs about 2 s per 480×640 image and feature on
+one CPU thread (a 9×9 joint pdf per window).
 
 Features: 'none' (raw pixels, the canonical FMI_pixel; ``fmi.m``'s own default is 'edge'), 'dct' (``dct2`` of the whole
 image = scipy ``dctn(norm='ortho')``), 'wavelet' (``dwt2(x, 'dmey')`` tiled [cA cH; cV cD], then ``rerange``: min-max
@@ -37,7 +37,7 @@ from torch import Tensor
 from ivifbench.errors import InputError
 
 _COLUMN_MAJOR = (0, 3, 6, 1, 4, 7, 2, 5, 8)  # unfold is row-major; MATLAB's aSub(:) is column-major
-_CHUNK = 1 << 15
+_CHUNK = 1 << 13  # windows per step: 8192 × 81 doubles (5 MB) per temporary stays in cache; 4× this was 26 % slower
 
 
 def _windows(x: Tensor) -> Tensor:
