@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from metric_images import smooth_image as _image
 
 from ivifbench.errors import InputError
 from ivifbench.metrics import METRICS, compute
@@ -16,17 +17,9 @@ EXTRA = ["FMI_pixel", "FMI_dct", "FMI_w", "VIFF", "MEF_SSIM"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _image(seed: int, size=(2, 1, 72, 76)) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(size, generator=g, dtype=torch.float64)
-    x = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    x = (x - x.amin()) / (x.amax() - x.amin())
-    return torch.round(x * 255)
-
-
 @pytest.fixture(scope="module")
 def triple():
-    a, b = _image(1), _image(2)
+    a, b = _image(1, (2, 1, 72, 76)), _image(2, (2, 1, 72, 76))
     return torch.round((a + b) / 2), a, b
 
 
@@ -61,7 +54,7 @@ def test_fused_equal_to_both_sources_is_one(name: str, triple) -> None:
 @pytest.mark.parametrize("name", ["FMI_pixel", "FMI_dct", "FMI_w", "MEF_SSIM"])
 def test_fused_better_than_noise(name: str, triple) -> None:
     f, a, b = triple
-    noise = _image(7)
+    noise = _image(7, (2, 1, 72, 76))
     good = compute(f, a, b, [name])[name]
     bad = compute(noise, a, b, [name])[name]
     assert (good > bad).all(), (good, bad)

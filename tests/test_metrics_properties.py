@@ -9,6 +9,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from metric_images import smooth_image as _image
 
 from ivifbench.errors import InputError
 from ivifbench.metrics import CONVENTIONS, METRICS, compute
@@ -19,15 +20,6 @@ SYMMETRIC = [n for n in ALL if METRICS.get(n).needs_sources and n != "Qc"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _image(seed: int, size=(1, 1, 48, 56), smooth: bool = True) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(size, generator=g, dtype=torch.float64)
-    if smooth:  # some structure, so SSIM/VIF windows see edges and flat parts
-        x = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-        x = (x - x.amin()) / (x.amax() - x.amin())
-    return torch.round(x * 255)
 
 
 @pytest.fixture(scope="module")

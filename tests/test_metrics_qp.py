@@ -19,20 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from metric_images import smooth_image as _image
 
 from ivifbench.errors import InputError
 from ivifbench.metrics import METRICS, compute
 from ivifbench.metrics.phase import _hermitian_part_sums, _lowpass, phase_congruency, q_zhao
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _image(seed: int, size=(1, 1, 60, 71)) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(size, generator=g, dtype=torch.float64)
-    x = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    x = (x - x.amin()) / (x.amax() - x.amin())
-    return torch.round(x * 255)
 
 
 def _tno(shared_data: Path, kind: str, n: str = "01") -> torch.Tensor:
