@@ -145,13 +145,25 @@ def test_run_and_load_results_scopes(tmp_path: Path) -> None:
     byid = ivifbench.load_results(out, scope=first.summary.run_id)
     assert set(byid.fusion.method) == {"average", "max"}
     f = everything.fusion
-    assert list(f.columns) == ["dataset", "split", "convention", "method", "metric", "mean", "std", "n", "higher_is_better"]
+    assert list(f.columns) == [
+        "dataset",
+        "split",
+        "convention",
+        "method",
+        "metric",
+        "mean",
+        "std",
+        "n",
+        "higher_is_better",
+    ]
     assert (f.n == 3).all() and f.higher_is_better.all()
     img = everything.images
     en = img[(img.method == "max") & (img.metric == "EN")].value
     assert f[(f.method == "max") & (f.metric == "EN")]["mean"].item() == pytest.approx(en.mean())
     board = everything.leaderboard()
-    assert board.shape == (3, 2) and board.loc["dwt", "SD"] == pytest.approx(f.query("method=='dwt' and metric=='SD'")["mean"].item())
+    assert board.shape == (3, 2) and board.loc["dwt", "SD"] == pytest.approx(
+        f.query("method=='dwt' and metric=='SD'")["mean"].item()
+    )
     assert everything.tasks.empty and everything.failures.empty
     with pytest.raises(IvifError, match="no run 'nope'"):
         _ = ivifbench.load_results(out, scope="nope").fusion
@@ -163,7 +175,9 @@ def test_run_and_load_results_scopes(tmp_path: Path) -> None:
 
 def test_notebook_script_runs(tmp_path: Path) -> None:
     script = REPO / "docs" / "notebook.py"
-    code = [ln for ln in script.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith(("#", '"""'))]
+    code = [
+        ln for ln in script.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith(("#", '"""'))
+    ]
     assert len(code) < 20
     suite = _tiny_suite(tmp_path / "tiny.yaml", ["average", "laplacian"])
     res = subprocess.run([sys.executable, str(script), str(suite)], capture_output=True, text=True, timeout=300)
