@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-from ivifbench.metrics import fmi, gradient, information, perceptual, phase, statistics, structural, vif
+from ivifbench.metrics import fmi, gradient, information, perceptual, phase, statistics, structural, visual_fidelity
 from ivifbench.metrics.spec import MetricSpec
 from ivifbench.registry import Registry
 
@@ -158,7 +158,7 @@ _SPECS = (
     ),
     MetricSpec(
         "VIF",
-        vif.vif,
+        visual_fidelity.vif,
         True,
         (0.0, INF),
         "Sheikh & Bovik, IEEE TIP 2006 (pixel-domain VIF), summed over the two sources",
@@ -314,7 +314,7 @@ _SPECS = (
     ),
     MetricSpec(
         "VIFF",
-        vif.viff,
+        visual_fidelity.viff,
         True,
         (0.0, INF),
         "Han, Cai, Cao & Xu, Inf. Fusion 2013 (multi-resolution VIF for fusion)",

@@ -98,7 +98,7 @@ def test_colour_inputs_are_scored_as_grey(triple) -> None:
 
 
 def test_viff_weights_sum_to_one() -> None:
-    from ivifbench.metrics.vif import _VIFF_P
+    from ivifbench.metrics.visual_fidelity import _VIFF_P
 
     assert math.isclose(sum(_VIFF_P), 1.0)
 
