@@ -1,0 +1,125 @@
+"""reports/stats.py against SciPy (bootstrap, wilcoxon, t) and against hand-checkable cases."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from ivifbench.reports import stats
+from ivifbench.reports.stats import Column, bootstrap_ci, compare_to_best, holm, rank_stability, wilcoxon_signed_rank
+
+
+def test_doctests() -> None:
+    res = doctest.testmod(stats, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0
+
+
+@pytest.mark.parametrize("n", [2, 7, 40, 300])
+def test_bootstrap_matches_scipy(n: int) -> None:
+    x = np.random.default_rng(n).gamma(2.0, 3.0, n)
+    ours = bootstrap_ci(x, n_resamples=999, seed=5)
+    ref = sps.bootstrap((x,), np.mean, n_resamples=999, method="percentile", rng=np.random.default_rng(5))
+    assert ours == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high), rel=1e-12)
+    assert bootstrap_ci(x, n_resamples=999, seed=5) == ours  # reproducible
+    assert n == 2 or bootstrap_ci(x, n_resamples=999, seed=6) != ours
+    assert ours[0] <= x.mean() <= ours[1]
+
+
+def test_bootstrap_degenerate() -> None:
+    assert all(math.isnan(v) for v in bootstrap_ci([1.0]))
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+    assert bootstrap_ci([1.0, np.nan, 3.0, 5.0], seed=1) == bootstrap_ci([1.0, 3.0, 5.0], seed=1)
+
+
+CASES = {
+    "exact": lambda r: (r.normal(0, 1, 12), r.normal(0.8, 1, 12)),
+    "exact-50": lambda r: (r.normal(0, 1, 50), r.normal(0.2, 1, 50)),
+    "ties-small": lambda r: (np.round(r.normal(0, 1, 10), 1), np.round(r.normal(0.5, 1, 10), 1)),
+    "zeros-small": lambda r: (np.array([1.0, 2, 3, 4, 5, 6, 7, 8]), np.array([1.0, 2.5, 2, 4.5, 5, 7, 6.2, 9])),
+    "asymptotic": lambda r: (r.normal(0, 1, 120), r.normal(0.1, 1, 120)),
+    "ties-large": lambda r: (np.round(r.normal(0, 1, 60), 1), np.round(r.normal(0.3, 1, 60), 1)),
+    "zeros-large": lambda r: (np.r_[np.zeros(5), r.normal(0, 1, 30)], np.r_[np.zeros(5), r.normal(0.5, 1, 30)]),
+    "one-sided-data": lambda r: (np.arange(1.0, 9.0), np.arange(1.0, 9.0) + 0.5),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wilcoxon_matches_scipy(case: str, seed: int) -> None:
+    x, y = CASES[case](np.random.default_rng(seed))
+    ours = wilcoxon_signed_rank(x, y)
+    ref = sps.wilcoxon(x, y)
+    assert ours.statistic == pytest.approx(float(ref.statistic))
+    assert ours.pvalue == pytest.approx(float(ref.pvalue), rel=1e-9, abs=1e-15)
+
+
+def test_wilcoxon_edges() -> None:
+    r = wilcoxon_signed_rank([1.0, 2.0], [1.0, 2.0])
+    assert r.n == 0 and math.isnan(r.pvalue)
+    with pytest.raises(ValueError, match="one length"):
+        wilcoxon_signed_rank([1.0, 2.0], [1.0])
+
+
+def test_holm_matches_definition() -> None:
+    p = [0.001, 0.2, 0.012, 0.04, np.nan]
+    adj = holm(p)
+    assert adj[:4] == pytest.approx([0.004, 0.2, 0.036, 0.08]) and math.isnan(adj[4])
+    assert holm([]) == []
+    # monotone in the raw p-values and never below them
+    r = np.random.default_rng(0).uniform(0, 0.2, 20)
+    a = np.array(holm(list(r)))
+    assert (a >= r).all() and (np.diff(a[np.argsort(r)]) >= 0).all()
+
+
+def test_compare_to_best_uses_holm_and_direction() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(10, 1, 30)
+    noise = rng.normal(0, 0.05, 30)
+    noise -= noise.mean()  # "close" is 0.005 below "best" on average: not a detectable difference
+    samples = {
+        "best": base + 1.0,
+        "close": base + 1.0 + noise - 0.005,
+        "far": base,
+        "gone": np.full(30, np.nan),
+    }
+    c = compare_to_best(samples, higher_is_better=True)
+    assert c["best"].tied_with_best and c["close"].tied_with_best and not c["far"].tied_with_best
+    assert "gone" not in c
+    raw = [sps.wilcoxon(samples[m], samples["best"]).pvalue for m in ("close", "far")]
+    assert [c["close"].p_holm, c["far"].p_holm] == pytest.approx(holm(raw))
+    low = compare_to_best({k: v for k, v in samples.items() if k != "gone"}, higher_is_better=False)
+    assert low["far"].tied_with_best and math.isnan(low["far"].pvalue) and not low["best"].tied_with_best
+
+
+def test_seed_interval_matches_scipy_t() -> None:
+    x = np.array([70.1, 72.3, 71.0, 69.8])
+    ref = sps.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sps.sem(x))
+    assert stats.seed_interval(x) == pytest.approx(ref)
+    assert all(math.isnan(v) for v in stats.seed_interval([1.0, 2.0]))
+
+
+def test_rank_stability() -> None:
+    rng = np.random.default_rng(0)
+    n = 40
+    base = rng.normal(0, 1, n)
+    methods = ["a", "b", "c", "d"]
+    # a and b are close (noisy), c clearly third, d clearly last, on two datasets' columns
+    m1 = np.vstack([base + 2, base + 2 + rng.normal(0, 1, n), base, base - 3])
+    m2 = np.vstack([base + 1, base + 1 + rng.normal(0, 1, n), base - 1, base - 4])
+    cols = [Column(m1, True, "d1"), Column(-m2, False, "d2"), Column(m1[:, :1], True, "task")]
+    r = rank_stability(methods, cols, n_resamples=500, seed=3)
+    assert r == rank_stability(methods, cols, n_resamples=500, seed=3)
+    assert (r["c"].low, r["c"].high) == (3, 3) and (r["d"].rank, r["d"].low, r["d"].high) == (4, 4, 4)
+    assert r["a"].low == 1 and r["a"].high == 2 and r["b"].low == 1 and r["b"].high == 2
+    assert 0 < r["a"].share_first < 1 and r["d"].share_first == 0
+    assert {r["a"].rank, r["b"].rank} <= {1, 2}
+    # a missing value takes the method out
+    m3 = m1.copy()
+    m3[3, 5] = np.nan
+    assert "d" not in rank_stability(methods, [Column(m3, True, "d1")], n_resamples=50)
+    with pytest.raises(ValueError, match="rows"):
+        rank_stability(methods, [Column(m1[:2], True, "d1")])
