@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a benchmark suite: fuse, score, train+evaluate downstream tasks; resumable; writes a leaderboard."""
         from ivifbench.benchmarks.runner import run_suite, summary_text
-        from ivifbench.config import load_suite, resolve_suite_path
+        from ivifbench.benchmarks.suite import load_suite, resolve_suite_path
         from ivifbench.errors import IvifError
 
         if overwrite not in ("never", "missing", "always"):
@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
         suite: str = typer.Argument(..., help="Suite YAML file, or a built-in suite name."),
     ) -> None:
         """Check a suite before any work starts: every problem at once (names, roots, weights, splits, protocols)."""
-        from ivifbench.config import SuiteError, check_suite, load_suite_dict, parse_suite
+        from ivifbench.benchmarks.suite import SuiteError, load_suite_dict, parse_suite
+        from ivifbench.benchmarks.validate import check_suite
 
         data, path = load_suite_dict(suite)
         try:

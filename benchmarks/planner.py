@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ivifbench import __version__
-from ivifbench.config import DatasetSpec, MethodSpec, Suite
+from ivifbench.benchmarks.suite import DatasetSpec, MethodSpec, Suite
 from ivifbench.errors import IvifError
 
 FUSE_VERSION = "1"  # bump when the fuse unit's output format changes

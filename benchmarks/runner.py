@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from ivifbench import __version__
 from ivifbench.benchmarks.planner import STAGES, Plan, Unit, make_plan
-from ivifbench.config import Suite, SuiteError, check_suite
+from ivifbench.benchmarks.suite import Suite, SuiteError
+from ivifbench.benchmarks.validate import check_suite
 from ivifbench.errors import IvifError
 from ivifbench.store import ResultsStore, UnitRecord
 

@@ -112,8 +112,8 @@ def _stage_pairs(pairs: list[list[Any]], stage: Path) -> tuple[Path, Path]:
 
 
 def _fuse(unit: dict[str, Any]) -> dict[str, Any]:
-    from ivifbench.config import MethodSpec
     from ivifbench.fusion.external import FolderMethod, load_method
+    from ivifbench.fusion.spec import MethodSpec
 
     spec = unit["spec"]
     mspec = MethodSpec.model_validate(spec["method"])

@@ -71,8 +71,8 @@ def synthetic_pairs(n: int = 2, size: tuple[int, int] = (48, 64), seed: int = 0)
 
 
 def _resolve(name: Any, weights: str | None, params: dict[str, Any], device: str) -> Any:
-    from ivifbench.config import MethodSpec
     from ivifbench.fusion.external import load_method
+    from ivifbench.fusion.spec import MethodSpec
 
     if isinstance(name, dict):
         spec = MethodSpec.model_validate({"name": name.get("name", "method"), **name})

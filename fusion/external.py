@@ -182,7 +182,7 @@ class FolderMethod:
 
 
 def load_method(spec: Any, device: str = "cpu") -> FusionMethod | FolderMethod:
-    """Build the method a suite's :class:`~ivifbench.config.MethodSpec` describes."""
+    """Build the method a suite's :class:`~ivifbench.fusion.spec.MethodSpec` describes."""
     from ivifbench.fusion.registry import create_method
 
     if spec.type == "folder":

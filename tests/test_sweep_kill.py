@@ -19,7 +19,7 @@ from pathlib import Path
 import test_sweep_fixtures as fx
 
 from ivifbench.benchmarks.runner import run_suite
-from ivifbench.config import load_suite
+from ivifbench.benchmarks.suite import load_suite
 from ivifbench.store import ResultsStore
 
 

@@ -9,7 +9,7 @@ import pytest
 import test_sweep_fixtures as fx
 
 from ivifbench.benchmarks.runner import run_suite
-from ivifbench.config import load_suite
+from ivifbench.benchmarks.suite import load_suite
 from ivifbench.store import ResultsStore
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'ivifbench[ray]'")

@@ -9,7 +9,8 @@ import pytest
 import test_sweep_fixtures as fx
 
 from ivifbench.benchmarks.runner import run_suite
-from ivifbench.config import SuiteError, check_suite, load_suite
+from ivifbench.benchmarks.suite import SuiteError, load_suite
+from ivifbench.benchmarks.validate import check_suite
 from ivifbench.store import ResultsStore
 
 
@@ -222,7 +223,7 @@ def test_include_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_builtin_suites_parse() -> None:
-    from ivifbench.config import builtin_suites
+    from ivifbench.benchmarks.suite import builtin_suites
 
     suites = builtin_suites()
     assert {"quick", "paper", "full"} <= set(suites)

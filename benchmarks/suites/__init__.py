@@ -1,1 +1,1 @@
-"""Built-in suites (quick, paper, full) as package data; see ivifbench.config.builtin_suites."""
+"""Built-in suites (quick, paper, full) as package data; see ivifbench.benchmarks.suite.builtin_suites."""

@@ -1,4 +1,4 @@
-"""Suite configuration: the pydantic models of a suite YAML, loading (one level of ``include:``) and validation.
+"""A suite: the pydantic models of a suite YAML and loading (one level of ``include:``); checks live in ``validate``.
 
 A suite names methods (with parameters and weights), datasets (a root or a synthetic replica, splits, ``limit``), the
 fusion metrics and their convention, and the downstream tasks with their protocol, seeds and overrides::
@@ -33,8 +33,27 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ivifbench.errors import IvifError
+from ivifbench.fusion.spec import MethodSpec
+
+__all__ = [
+    "DatasetSpec",
+    "MethodSpec",
+    "MetricsSpec",
+    "ReportSpec",
+    "Suite",
+    "SuiteError",
+    "SyntheticSpec",
+    "TaskSpec",
+    "builtin_suites",
+    "expand_env",
+    "load_suite",
+    "load_suite_dict",
+    "parse_suite",
+    "resolve_suite_path",
+]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 
 class SuiteError(IvifError):
@@ -43,47 +62,6 @@ class SuiteError(IvifError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
-
-
-class MethodSpec(_Model):
-    """One method of a sweep.
-
-    ``type``: ``registered`` (a name in the method registry, built-in or plugin), ``callable`` (``target`` is
-    ``module:function`` taking ``(ir, vis)`` tensors, or a class: a FusionMethod subclass or any callable class), or
-    ``folder`` (precomputed fused images: ``path`` holds ``<id>.png`` files, optionally with ``{dataset}`` and ``{split}``
-    placeholders; without placeholders, ``path/<dataset>/<split>``, ``path/<dataset>`` and ``path`` are tried in turn).
-    """
-
-    name: str
-    type: Literal["registered", "callable", "folder"] = "registered"
-    method: str | None = None  # registry name when it differs from ``name`` (e.g. two parameterisations of one method)
-    target: str | None = None
-    path: str | None = None
-    weights: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-    optional: bool = False  # skip (and say why in the report) when weights are not configured, instead of failing
-    trained_on: list[str] = Field(default_factory=list)  # extra in-domain datasets (folder/callable methods)
-    version: str | None = None  # for callable/folder methods: bump to invalidate the cache by hand
-    colour: Literal["luminance", "native"] = "luminance"  # callables: fuse (ir, y) and keep chroma, or (ir, vis)
-
-    @field_validator("name")
-    @classmethod
-    def _name_ok(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", v):
-            raise ValueError(f"method name '{v}' must be letters, digits, '_', '-', '.', '+' (it names a folder)")
-        return v
-
-    @model_validator(mode="after")
-    def _fields_for_type(self) -> MethodSpec:
-        if self.type == "callable" and not self.target:
-            raise ValueError(f"method '{self.name}': type 'callable' needs target: 'module:function'")
-        if self.type == "folder" and not self.path:
-            raise ValueError(f"method '{self.name}': type 'folder' needs path: the folder of fused images")
-        return self
-
-    @property
-    def registry_name(self) -> str:
-        return self.method or self.name
 
 
 class SyntheticSpec(_Model):
@@ -204,14 +182,7 @@ def expand_env(value: Any) -> Any:
 
 def builtin_suites() -> dict[str, Path]:
     """The suites shipped with the package (``quick``, ``paper``, ``full``), by name."""
-    folder = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
-    try:
-        from importlib.resources import files
-
-        folder = Path(str(files("ivifbench.benchmarks") / "suites"))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - only when the package is not installed
-        pass
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    return {p.stem: p for p in sorted(SUITES_DIR.glob("*.yaml"))}
 
 
 def resolve_suite_path(ref: str | Path) -> Path:
@@ -307,164 +278,6 @@ def parse_suite(data: dict[str, Any], source: str = "suite") -> Suite:
 
 
 def load_suite(ref: str | Path) -> Suite:
-    """Load and schema-validate a suite (no registry or file checks; see :func:`check_suite` for those)."""
+    """Load and schema-validate a suite (no registry or file checks; see :func:`ivifbench.benchmarks.validate.check_suite`)."""
     data, path = load_suite_dict(ref)
     return parse_suite(data, str(path))
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# semantic checks (every problem at once)
-
-
-def _weights_env_hint(spec: MethodSpec) -> str:
-    return f"IVIFBENCH_{spec.registry_name.upper()}_WEIGHTS"
-
-
-def check_suite(suite: Suite) -> tuple[list[str], list[str]]:
-    """Every problem in a suite before any work starts: ``(errors, notes)``.
-
-    Errors: unknown method/dataset/metric/task names (with "did you mean"), missing roots, folders, weights files,
-    unknown splits, protocols, tasks on datasets they do not support, task methods not in the suite. Notes: optional
-    methods that will be skipped, and why.
-    """
-    from ivifbench.datasets import DATASETS
-    from ivifbench.fusion.registry import METHODS
-    from ivifbench.tasks import TASKS
-
-    errors: list[str] = []
-    notes: list[str] = []
-    method_names = [m.name for m in suite.methods]
-    for i, m in enumerate(suite.methods):
-        where = f"methods[{i}] '{m.name}'"
-        if m.type == "registered":
-            if m.registry_name not in METHODS:
-                errors.append(f"{where}: {METHODS.suggest(m.registry_name)}")
-                continue
-            try:
-                cls = METHODS.get(m.registry_name)
-                needs = bool(getattr(cls, "info", None) and cls.info.needs_weights)
-                source = cls.info.weights_source if needs else ""
-            except Exception as exc:
-                errors.append(f"{where}: cannot import method: {exc}")
-                continue
-            if m.weights:
-                if not Path(m.weights).expanduser().is_file():
-                    errors.append(f"{where}: weights file not found: {m.weights}")
-            elif needs:
-                msg = (
-                    f"{where}: needs weights (set weights: PATH, e.g. via ${{{_weights_env_hint(m)}}}; "
-                    f"get them from {source or 'the method authors'})"
-                )
-                (notes if m.optional else errors).append(msg + (" — skipped" if m.optional else ""))
-        elif m.type == "callable":
-            from ivifbench.registry import import_string
-
-            try:
-                import_string(m.target or "")
-            except IvifError as exc:
-                errors.append(f"{where}: {exc}")
-        elif m.type == "folder":
-            base = Path((m.path or "").split("{", 1)[0]).expanduser()
-            if not base.exists():
-                errors.append(f"{where}: folder of fused images not found: {m.path}")
-    dataset_names = [d.name for d in suite.datasets]
-    for i, d in enumerate(suite.datasets):
-        where = f"datasets[{i}] '{d.name}'"
-        if d.name not in DATASETS:
-            errors.append(f"{where}: {DATASETS.suggest(d.name)}")
-            continue
-        try:
-            reader_cls = DATASETS.get(d.name)
-        except Exception as exc:
-            errors.append(f"{where}: cannot import dataset reader: {exc}")
-            continue
-        if d.root is not None and not Path(d.root).expanduser().is_dir():
-            errors.append(f"{where}: root not found: {d.root} (point root: at the folder in the native layout)")
-        splits = tuple(reader_cls.splits)
-        if d.root is not None and Path(d.root).expanduser().is_dir():
-            try:
-                splits = tuple(reader_cls(Path(d.root).expanduser(), **d.options).splits)
-            except Exception as exc:
-                errors.append(f"{where}: cannot open {d.root}: {exc}")
-        for s in d.splits or ():
-            if s not in splits:
-                errors.append(f"{where}: no split '{s}' (splits: {', '.join(splits)})")
-    if suite.metrics is not None:
-        errors += _check_metrics(suite.metrics, method_names)
-    for i, t in enumerate(suite.tasks):
-        where = f"tasks[{i}] '{t.name}'"
-        if t.name not in TASKS:
-            errors.append(f"{where}: {TASKS.suggest(t.name)}")
-            task_cls = None
-        else:
-            try:
-                task_cls = TASKS.get(t.name)
-            except Exception as exc:
-                errors.append(f"{where}: cannot import task: {exc}")
-                task_cls = None
-        if t.dataset not in dataset_names:
-            errors.append(
-                f"{where}: dataset '{t.dataset}' is not in this suite's datasets ({', '.join(dataset_names)})"
-            )
-        if task_cls is not None:
-            supported = getattr(task_cls, "datasets", ())
-            if supported and t.dataset not in supported:
-                errors.append(f"{where}: does not support dataset '{t.dataset}' (supports: {', '.join(supported)})")
-            protocols = getattr(task_cls, "protocols", ())
-            if protocols and t.protocol not in protocols:
-                errors.append(f"{where}: unknown protocol '{t.protocol}' (protocols: {', '.join(protocols)})")
-        for name in t.methods or ():
-            if name not in method_names:
-                errors.append(
-                    f"{where}: method '{name}' is not in this suite's methods{_did_you_mean(name, method_names)}"
-                )
-        for k in ("weights", "pretrained", "checkpoint"):  # file-valued overrides: say now, not after hours of fusing
-            if k not in t.overrides:
-                continue
-            v = t.overrides[k]
-            if v is None or v == "":
-                errors.append(f"{where}: overrides.{k} is empty (an unset environment variable?); name the file")
-            elif isinstance(v, str) and "{" not in v and not Path(v).expanduser().is_file():
-                errors.append(f"{where}: overrides.{k}: file not found: {v}")
-    if not suite.methods:
-        errors.append("methods: the suite names no method")
-    if not suite.datasets:
-        errors.append("datasets: the suite names no dataset")
-    return errors, notes
-
-
-def _did_you_mean(name: str, names: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, names, n=2, cutoff=0.5)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-
-
-def _check_metrics(spec: MetricsSpec, method_names: list[str]) -> list[str]:
-    import importlib
-
-    errors: list[str] = []
-    module_name = spec.engine.partition(":")[0]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        return [f"metrics.engine: cannot import the metric engine '{module_name}' ({exc})"]
-    if not callable(getattr(module, spec.engine.partition(":")[2] or "score_folders", None)):
-        errors.append(f"metrics.engine: '{spec.engine}' is not a function")
-    metrics = getattr(module, "METRICS", None)
-    if spec.names != "all" and metrics is not None:
-        for n in spec.names:
-            if n not in metrics:
-                errors.append(f"metrics.names: {metrics.suggest(n)}")
-    conventions = sorted(getattr(module, "CONVENTIONS", None) or [])
-    if conventions and spec.convention not in conventions:
-        errors.append(
-            f"metrics.convention: unknown convention '{spec.convention}'{_did_you_mean(spec.convention, conventions)}"
-            f" (conventions: {', '.join(conventions)})"
-        )
-    for name in spec.methods or ():
-        if name not in method_names:
-            errors.append(
-                f"metrics.methods: '{name}' is not in this suite's methods{_did_you_mean(name, method_names)}"
-            )
-    return errors
