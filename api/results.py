@@ -230,7 +230,7 @@ def run(suite: str | Path | dict[str, Any] | Any, out: str | Path = "ivifbench-o
 
 
 def _suite(suite: Any) -> tuple[Any, str]:
-    from ivifbench import config
+    from ivifbench.benchmarks import suite as config
 
     if isinstance(suite, config.Suite):
         return suite, "python"
