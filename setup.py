@@ -15,6 +15,7 @@ ROOTS = {
     "ivifbench.datasets": "datasets",
     "ivifbench.reports": "reports",
     "ivifbench.benchmarks": "benchmarks",
+    "ivifbench.networks": "networks",
     "ivifbench.api": "api",
 }
 

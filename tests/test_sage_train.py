@@ -127,7 +127,7 @@ def test_refusals(toy: dict[str, Path], tmp_path: Path) -> None:
 def segformer(toy: dict[str, Path]) -> Path:
     """A randomly initialised SegFormer-B0 for FMB's 15 classes, saved as a user-named checkpoint."""
     pytest.importorskip("mmseg")
-    from ivifbench.tasks.segmentation.model import build_segformer
+    from ivifbench.networks.segformer import build_segformer
 
     torch.manual_seed(0)
     path = toy["base"] / "segformer_b0.pth"

@@ -170,7 +170,7 @@ def test_quick_end_to_end_then_reload_checkpoint(replica: Path, tmp_path: Path) 
     ckpt = Path(d["checkpoint"])
     assert ckpt.is_file()
 
-    from ivifbench.tasks.segmentation.mmseg_compat import load_checkpoint
+    from ivifbench.networks.mmseg_compat import load_checkpoint
 
     saved = load_checkpoint(ckpt)  # weights_only=True
     assert saved["meta"]["iter"] == 2 and tuple(saved["meta"]["dataset_meta"]["classes"]) == MSRS_CLASSES

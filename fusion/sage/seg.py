@@ -1,4 +1,5 @@
-"""Segmentation guidance for the teacher: a frozen SegFormer (mmseg, from our segmentation task) in place of the
+"""Segmentation guidance for the teacher: a frozen SegFormer (mmseg, the shared
+:mod:`ivifbench.networks.segformer` the segmentation task also trains) in place of the
 release's X-Decoder (sage.md §3c). Gradients flow through it to the teacher's output; its weights never train.
 
 The release feeds X-Decoder RGB built from the teacher's Y and the source CrCb, clamped; we do the same and feed it
@@ -40,9 +41,9 @@ class SegGuidance:
         device: str | torch.device = "cpu",
     ) -> None:
         try:
-            from ivifbench.tasks.segmentation.model import build_segformer, freeze, segformer_logits
+            from ivifbench.networks.segformer import build_segformer, freeze, segformer_logits
         except ImportError as exc:
-            raise IvifError(f"segmentation guidance needs ivifbench.tasks.segmentation (mmseg): {exc}") from exc
+            raise IvifError(f"segmentation guidance needs SegFormer through mmsegmentation: {exc}") from exc
         if variant is not None and Path(variant).suffix:
             raise IvifError(
                 f"--seg-config '{variant}': give the MiT variant (b0…b5); the model is built from our SegFormer "

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from ivifbench.errors import InputError
+from ivifbench.networks.mmseg_compat import import_mmseg, quiet_mmengine
+from ivifbench.networks.segformer import build_segformer
 from ivifbench.tasks.segmentation.classes import SegClasses
-from ivifbench.tasks.segmentation.mmseg_compat import import_mmseg, quiet_mmengine
-from ivifbench.tasks.segmentation.model import build_segformer
 from ivifbench.tasks.segmentation.prepare import PreparedSplit
 
 __all__ = ["FractionIoUMetric", "class_weights", "runner_config", "train_and_evaluate"]

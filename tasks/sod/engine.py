@@ -226,7 +226,7 @@ def load_model(path: str | Path, cfg: TrainConfig) -> tuple[SaliencyNet, dict[st
         InputError: the file is not an ivifbench SOD checkpoint.
     """
     from ivifbench.errors import InputError
-    from ivifbench.tasks.segmentation.mmseg_compat import load_checkpoint
+    from ivifbench.networks.mmseg_compat import load_checkpoint
 
     ckpt = load_checkpoint(path)
     meta = ckpt.get("meta")

@@ -1,9 +1,9 @@
 """The saliency network: SegFormer (mmseg's MixVisionTransformer + SegformerHead) with a one-channel sigmoid head.
 
-Built by the segmentation task's :func:`~ivifbench.tasks.segmentation.model.build_segformer` (mmseg imported through
+Built by the shared :func:`~ivifbench.networks.segformer.build_segformer` (mmseg imported through
 its ``import_mmseg``; MiT-B0…B5 configs; ImageNet MiT weights read weights-only, NVlabs or mmseg keys) with
 ``num_classes=1, out_channels=1``: the head's single channel is a logit and the saliency map is its sigmoid. The forward
-is :func:`~ivifbench.tasks.segmentation.model.segformer_logits` (RGB in [0, 1], ImageNet normalisation, bilinear
+is :func:`~ivifbench.networks.segformer.segformer_logits` (RGB in [0, 1], ImageNet normalisation, bilinear
 upsampling of the 1/4-resolution logits to the input size). Only the loss and the training loop are SOD's own.
 """
 
@@ -51,7 +51,7 @@ class SaliencyNet(nn.Module):
         drop_path: float = 0.1,
     ) -> None:
         super().__init__()
-        from ivifbench.tasks.segmentation.model import build_segformer
+        from ivifbench.networks.segformer import build_segformer
 
         variant = variant_name(backbone)
         channels = int(decoder_channels or DEFAULT_DECODER_CHANNELS[variant])
@@ -67,6 +67,6 @@ class SaliencyNet(nn.Module):
         self.arch: dict[str, Any] = {"backbone": f"mit_{variant}", "decoder_channels": channels}
 
     def forward(self, x: Tensor) -> Tensor:
-        from ivifbench.tasks.segmentation.model import segformer_logits
+        from ivifbench.networks.segformer import segformer_logits
 
         return segformer_logits(self.net, x)

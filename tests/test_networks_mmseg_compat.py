@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from ivifbench.errors import InputError, IvifError, NotFoundError
-from ivifbench.tasks.segmentation import mmseg_compat
-from ivifbench.tasks.segmentation.mmseg_compat import (
+from ivifbench.networks import mmseg_compat
+from ivifbench.networks.mmseg_compat import (
     CompiledOpUnavailable,
     import_mmseg,
     load_checkpoint,

@@ -5,7 +5,7 @@ checkpoint or with ImageNet MiT weights on its encoder) and :func:`build_mit_bac
 :func:`segformer_logits` (a differentiable forward from RGB tensors in ``[0, 1]``) and :func:`freeze`. Configs follow
 mmseg's ``configs/_base_/models/segformer_mit-b0.py`` and the ``segformer_mit-b*`` configs, with plain BN instead of
 SyncBN (one process) and no ``init_cfg``: pretrained weights are always a file the caller names, read with
-``weights_only=True`` by :func:`ivifbench.tasks.segmentation.mmseg_compat.load_checkpoint`; URLs are refused.
+``weights_only=True`` by :func:`ivifbench.networks.mmseg_compat.load_checkpoint`; URLs are refused.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ivifbench.errors import InputError
-from ivifbench.tasks.segmentation.mmseg_compat import import_mmseg, load_checkpoint, quiet_mmengine
+from ivifbench.networks.mmseg_compat import import_mmseg, load_checkpoint, quiet_mmengine
 
 __all__ = [
     "IMAGENET_MEAN",

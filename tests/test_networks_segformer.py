@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ivifbench.errors import InputError
-from ivifbench.tasks.segmentation.model import (
+from ivifbench.networks.segformer import (
     build_mit_backbone,
     build_segformer,
     convert_mit_state_dict,
