@@ -10,7 +10,6 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ivifbench import __version__
+from ivifbench import provenance
 from ivifbench.benchmarks.planner import STAGES, Plan, Unit, make_plan
 from ivifbench.benchmarks.suite import Suite, SuiteError
 from ivifbench.benchmarks.validate import check_suite
@@ -49,36 +48,6 @@ class RunSummary:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
-
-
-def _git_revision() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-        rev = out.stdout.strip()
-        if rev:
-            dirty = subprocess.run(
-                ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True, text=True, timeout=5, check=False,
-            ).stdout.strip()  # fmt: skip
-            return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return None
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"ivifbench": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "torchvision", "numpy", "pandas", "ultralytics", "mmsegmentation", "pysodmetrics", "ray"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def _device_info(device: str) -> dict[str, Any]:
@@ -218,8 +187,8 @@ def run_suite(
         "suite": suite.name,
         "suite_version": str(suite.version),
         "suite_source": suite_source,
-        "versions": _versions(),
-        "git_revision": _git_revision(),
+        "versions": provenance.versions(),
+        "git_revision": provenance.git_revision(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "device": _device_info(str(dev)),

@@ -42,8 +42,10 @@ def _assemble() -> None:
     from ivifbench.benchmarks.cli import register as register_benchmarks
     from ivifbench.datasets.cli import app as datasets_app
     from ivifbench.fusion.cli import register as register_fusion
+    from ivifbench.merge import merge
     from ivifbench.metrics.cli import score
     from ivifbench.reports.cli import report
+    from ivifbench.reports.export import export
     from ivifbench.tasks.cli import app as task_app
 
     app.add_typer(datasets_app, name="datasets")
@@ -52,6 +54,8 @@ def _assemble() -> None:
     app.command(help="Build report tables (md, tex, csv, html) from a results store.")(report)
     app.add_typer(task_app, name="task")
     register_benchmarks(app)  # run, validate
+    app.command(help="Export a results store as JSON, CSV or Parquet files to share.")(export)
+    app.command(help="Merge results stores from several machines into one, by unit key.")(merge)
 
 
 _assemble()

@@ -39,11 +39,15 @@ def score(
     names = resolve_metrics(metrics, convention)
     if out is not None and out.suffix.lower() != ".csv":
         raise InputError(f"--out {out}: write the table as a .csv file")
+    import time
+
+    started = time.time()
     table = score_folders(ir, vis, fused, names, convention, batch_size=batch_size, device=device, progress=True)
+    timings = {"score_seconds": round(time.time() - started, 3)}
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
-        _write_provenance(out, names, conv, ir, vis, fused, table["image"].nunique())
+        _write_provenance(out, names, conv, ir, vis, fused, table["image"].nunique(), timings, device)
 
     grouped = table.groupby("metric", sort=False)["value"]
     stats = grouped.agg(["mean", "count"]).assign(std=grouped.std(ddof=0))  # population std, as MetricAccumulator
@@ -63,14 +67,24 @@ def score(
     Console().print(summary)
 
 
-def _write_provenance(out: Path, names: list[str], conv, ir: Path, vis: Path, fused: Path, n_images: int) -> Path:
+def _write_provenance(
+    out: Path,
+    names: list[str],
+    conv,
+    ir: Path,
+    vis: Path,
+    fused: Path,
+    n_images: int,
+    timings: dict[str, float] | None = None,
+    device: str | None = None,
+) -> Path:
     """``FILE.csv.json`` beside the table: what made its numbers (versions, convention, colour handling, inputs)."""
     import json
     import platform
 
     import torch
 
-    from ivifbench import __version__
+    from ivifbench import __version__, provenance
     from ivifbench.metrics import METRICS, METRICS_VERSION
 
     meta = {
@@ -86,6 +100,11 @@ def _write_provenance(out: Path, names: list[str], conv, ir: Path, vis: Path, fu
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "versions": provenance.versions(),  # SciPy, scikit-image, PyWavelets … change some metrics' numbers
+        "git_revision": provenance.git_revision(),
+        **provenance.host(),
+        "device": device or ("cuda" if torch.cuda.is_available() else "cpu"),
+        "timings": timings or {},
     }
     path = out.with_name(out.name + ".json")
     path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

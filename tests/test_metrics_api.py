@@ -207,6 +207,8 @@ def test_cli_score_writes_csv_and_summary(folders, tmp_path: Path, capsys) -> No
     meta = json.loads((tmp_path / "scores.csv.json").read_text())
     assert meta["convention"] == "tang" and meta["metrics_version"] == METRICS_VERSION and meta["n_images"] == 3
     assert set(meta["metrics"]) == {"EN", "SD", "Qabf"} and meta["metrics"]["Qabf"]["version"] >= 1
+    assert {"scipy", "scikit-image", "PyWavelets", "torch"} <= set(meta["versions"]) and "git_revision" in meta
+    assert meta["timings"]["score_seconds"] > 0 and meta["host"] and meta["device"] in ("cpu", "cuda")
     printed = capsys.readouterr().out
     assert "tang" in printed and "rgb2gray" in printed and "Qabf" in printed
 

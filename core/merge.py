@@ -1,0 +1,239 @@
+"""``ivifbench merge``: results stores made on different machines merged into one, by unit key.
+
+A unit's key is the hash of everything that makes its numbers (method and parameters, weights, data, protocol, seed),
+so two stores holding one key must hold the same numbers: they are compared and a disagreement is a conflict. Two
+different keys for one *slot* (same method, dataset, split or task and seed, made differently) are a conflict too.
+Conflicts are listed and nothing is written; they are never resolved silently. A failed unit gives way to a finished
+one of the same key (reported). Fused images under a source's folder are copied beside the merged store.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ivifbench.errors import IvifError
+from ivifbench.store import ResultsStore
+
+_UNIT_COLS = (
+    "key, slot, kind, method, dataset, split, task, protocol, seed, status, error, traceback, started, finished, "
+    "seconds, worker, run_id, spec_json, payload_json"
+)
+
+
+class MergeConflict(IvifError):
+    """The stores disagree; ``conflicts`` says where."""
+
+    def __init__(self, conflicts: list[str]) -> None:
+        self.conflicts = conflicts
+        super().__init__(f"{len(conflicts)} conflict(s); nothing was merged: " + "; ".join(conflicts[:3]))
+
+
+@dataclass
+class MergeReport:
+    out: Path
+    units: int = 0  # units in the merged store
+    added: dict[str, int] = field(default_factory=dict)  # source → units it contributed
+    identical: int = 0  # units found in more than one source, agreeing
+    replaced_failed: list[str] = field(default_factory=list)  # failed units replaced by a finished one
+    runs: int = 0
+    images_copied: int = 0
+
+
+@dataclass
+class _Unit:
+    row: tuple[Any, ...]
+    source: Path
+    images: dict[tuple[str, str, str], float | None]
+    tasks: dict[str, float | None]
+    fused: list[tuple[Any, ...]]
+
+    @property
+    def key(self) -> str:
+        return str(self.row[0])
+
+    @property
+    def slot(self) -> str:
+        return str(self.row[1])
+
+    @property
+    def status(self) -> str:
+        return str(self.row[9])
+
+    def label(self) -> str:
+        kind, method, dataset, split, task, _, seed = self.row[2:9]
+        where = "/".join(str(x) for x in (method, dataset, split or task) if x is not None)
+        return f"{kind} {where}" + (f" seed {seed}" if seed is not None else "")
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _diff(a: _Unit, b: _Unit) -> str | None:
+    """How two finished units of one key disagree, or ``None``."""
+    for name, x, y in (("per-image values", a.images, b.images), ("task values", a.tasks, b.tasks)):
+        if set(x) != set(y):
+            return f"different {name} ({len(x)} vs {len(y)} rows)"
+        bad = [k for k in x if not _same(x[k], y[k])]
+        if bad:
+            k = bad[0]
+            return f"{len(bad)} {name} differ, e.g. {'/'.join(map(str, k)) if isinstance(k, tuple) else k}: {x[k]} vs {y[k]}"
+    return None
+
+
+def _read(path: Path) -> tuple[list[_Unit], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with ResultsStore(path, readonly=True) as store:
+        db = store._db
+        units = {r[0]: _Unit(r, path, {}, {}, []) for r in db.execute(f"SELECT {_UNIT_COLS} FROM units").fetchall()}
+        for img, metric, conv, value, key in db.execute(
+            "SELECT image, metric, convention, value, unit_key FROM image_metrics"
+        ):
+            units[key].images[(img, metric, conv)] = value
+        for metric, value, key in db.execute("SELECT metric, value, unit_key FROM task_results"):
+            units[key].tasks[metric] = value
+        for row in db.execute("SELECT * FROM fused"):
+            units[row[-1]].fused.append(row)
+        runs = db.execute("SELECT * FROM runs").fetchall()
+        methods = db.execute("SELECT * FROM methods").fetchall()
+        metric_info = db.execute("SELECT * FROM metric_info").fetchall()
+    return list(units.values()), runs, methods, metric_info
+
+
+def merge_stores(sources: list[str | Path], out: str | Path, *, copy_images: bool = True) -> MergeReport:
+    """Merge the stores ``sources`` (folders holding ``results.db``, or the files) into ``out``/results.db (which may
+    already hold results: it takes part in the merge). Raises :class:`MergeConflict` listing every conflict, having
+    written nothing."""
+    out = Path(out)
+    target = out if out.suffix == ".db" else out / "results.db"
+    paths: list[Path] = []
+    for s in sources:
+        p = Path(s)
+        db = p if p.suffix == ".db" else p / "results.db"
+        if not db.is_file():
+            raise IvifError(f"{db}: no results store to merge")
+        if target.exists() and db.resolve() == target.resolve():
+            raise IvifError(f"{db}: a source cannot also be the output (--out)")
+        paths.append(db)
+    if target.exists():
+        paths.insert(0, target)
+    chosen: dict[str, _Unit] = {}
+    by_slot: dict[str, _Unit] = {}
+    conflicts: list[str] = []
+    report = MergeReport(out=target.parent)
+    runs: dict[str, tuple[Any, ...]] = {}
+    methods: dict[str, tuple[Any, ...]] = {}
+    metric_info: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for path in paths:
+        units, run_rows, method_rows, info_rows = _read(path)
+        for r in run_rows:
+            runs.setdefault(r[0], r)
+        methods.update({r[0]: r for r in method_rows})
+        metric_info.update({(r[0], r[1]): r for r in info_rows})
+        for u in units:
+            old = chosen.get(u.key)
+            if old is not None:
+                if old.status == "ok" and u.status == "ok":
+                    why = _diff(old, u)
+                    if why:
+                        conflicts.append(f"{u.label()} (unit {u.key}): {old.source} and {u.source} disagree: {why}")
+                    else:
+                        report.identical += 1
+                elif u.status == "ok":
+                    report.replaced_failed.append(f"{u.label()}: failed in {old.source}, finished in {u.source}")
+                    chosen[u.key] = by_slot[u.slot] = u
+                continue
+            other = by_slot.get(u.slot)
+            if other is not None:
+                conflicts.append(
+                    f"{u.label()}: {other.source} holds unit {other.key} but {u.source} holds {u.key} "
+                    "(made with different parameters, weights, data or protocol); rerun one of them to match"
+                )
+                continue
+            chosen[u.key] = by_slot[u.slot] = u
+    if conflicts:
+        raise MergeConflict(conflicts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with ResultsStore(target) as store, store.transaction() as db:
+        for u in chosen.values():
+            if u.source == target:
+                continue
+            db.execute("DELETE FROM units WHERE key = ?", (u.key,))
+            db.execute(f"INSERT INTO units ({_UNIT_COLS}) VALUES ({', '.join('?' * 19)})", u.row)
+            m, d, s, t, p, seed = u.row[3], u.row[4], u.row[5], u.row[6], u.row[7], u.row[8]
+            db.executemany(
+                "INSERT INTO image_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(m, d, s, img, met, conv, v, u.key) for (img, met, conv), v in u.images.items()],
+            )
+            db.executemany(
+                "INSERT INTO task_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(m, d, t, p, seed, met, v, u.key) for met, v in u.tasks.items()],
+            )
+            fused = []
+            for row in u.fused:
+                placed = []
+                for p in row[4:7]:  # the fused image and its sources (synthetic replicas live in the folder too)
+                    if p is None:
+                        placed.append(None)
+                        continue
+                    path, copied = _place_image(Path(p), u.source.parent, target.parent, copy_images)
+                    report.images_copied += copied
+                    placed.append(str(path))
+                fused.append((*row[:4], *placed, row[7]))
+            db.executemany("INSERT INTO fused VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fused)
+            report.added[str(u.source)] = report.added.get(str(u.source), 0) + 1
+        db.executemany(f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * 11)})", list(runs.values()))
+        db.executemany("INSERT OR REPLACE INTO methods VALUES (?, ?, ?, ?)", list(methods.values()))
+        db.executemany("INSERT OR REPLACE INTO metric_info VALUES (?, ?, ?, ?)", list(metric_info.values()))
+        report.units = db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+        report.runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    return report
+
+
+def _place_image(path: Path, src_root: Path, dst_root: Path, copy: bool) -> tuple[Path, int]:
+    """Where a fused image lives in the merged folder (copied there when it sits under the source's folder)."""
+    try:
+        rel = path.resolve().relative_to(src_root.resolve())
+    except ValueError:
+        return path, 0
+    dest = dst_root.resolve() / rel
+    if not copy or not path.is_file():
+        return (dest if dest.is_file() else path), 0
+    if dest.is_file():
+        return dest, 0
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, dest)
+    return dest, 1
+
+
+def merge(
+    stores: list[Path] = typer.Argument(..., help="Results folders (holding results.db) or .db files to merge."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder of the merged store (created; may already hold one)."),
+    images: bool = typer.Option(True, "--images/--no-images", help="Copy the fused images beside the merged store."),
+) -> None:
+    """Merge results stores from several machines into one, by unit key; conflicts are listed, never resolved."""
+    try:
+        rep = merge_stores(list(stores), out, copy_images=images)
+    except MergeConflict as exc:
+        for c in exc.conflicts:
+            typer.echo(f"conflict: {c}", err=True)
+        typer.echo(f"{len(exc.conflicts)} conflict(s); nothing was written to {out}", err=True)
+        raise typer.Exit(2) from None
+    except sqlite3.DatabaseError as exc:
+        raise IvifError(f"cannot merge into {out}: {exc}") from exc
+    for src, n in rep.added.items():
+        typer.echo(f"{src}: {n} unit(s) added")
+    for line in rep.replaced_failed:
+        typer.echo(f"note: {line}")
+    typer.echo(
+        f"{rep.out / 'results.db'}: {rep.units} units, {rep.runs} runs, {rep.identical} unit(s) found in several "
+        f"stores and agreeing, {rep.images_copied} fused image(s) copied; `ivifbench report --results {rep.out}`"
+    )
