@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from ivifbench.benchmarks.runner import run_suite
+from ivifbench.benchmarks.suite import parse_suite
 from ivifbench.cli import main
-from ivifbench.config import parse_suite
 from ivifbench.reports import write_reports
 from ivifbench.store import ResultsStore
 
@@ -101,7 +101,10 @@ def test_merge_prefers_a_finished_unit_and_says_so(stores: dict[str, Path], tmp_
     out = tmp_path / "m"
     assert main(["merge", str(failed), str(stores["a"]), "--out", str(out)]) == 0
     assert "failed in" in capsys.readouterr().out
-    with ResultsStore(out / "results.db", readonly=True) as s, ResultsStore(stores["a"] / "results.db", readonly=True) as ref:
+    with (
+        ResultsStore(out / "results.db", readonly=True) as s,
+        ResultsStore(stores["a"] / "results.db", readonly=True) as ref,
+    ):
         # (the copied store's fused paths still point into the original folder, so compare the numbers only)
         assert {k: v for k, v in s.snapshot().items() if k != "fused"} == {
             k: v for k, v in ref.snapshot().items() if k != "fused"
