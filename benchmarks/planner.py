@@ -1,8 +1,9 @@
-"""Suite → units. A unit is the smallest piece of work worth caching (DESIGN.md, "Units and keys"):
+"""Suite → units (:mod:`ivifbench.benchmarks.unit_types`): the smallest pieces of work worth caching
+(DESIGN.md, "Units and keys"):
 
-* ``fuse``  — one method on one dataset split → ``<out>/fused/<method>/<dataset>/<split>/<id>.png``;
-* ``score`` — one method's fused split scored with the fusion metrics (per-image rows);
-* ``task``  — one downstream task × method × seed (train + evaluate on the fused images of every split).
+* :class:`FuseUnit`  — one method on one dataset split → ``<out>/fused/<method>/<dataset>/<split>/<id>.png``;
+* :class:`ScoreUnit` — one method's fused split scored with the fusion metrics (per-image rows);
+* :class:`TaskUnit`  — one downstream task × method × seed (train + evaluate on the fused images of every split).
 
 Each unit's key hashes everything that can change its result: the method fingerprint (name, version, parameters,
 weights hash; a callable's source; a folder's file contents), the dataset name, split and file list (content hashes),
@@ -12,54 +13,21 @@ the metric set and convention or the task, its version, protocol, seed and overr
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ivifbench import __version__
-from ivifbench.benchmarks.suite import DatasetSpec, MethodSpec, Suite
+from ivifbench.benchmarks.suite import DatasetSpec, MethodSpec, MetricsSpec, Suite
+from ivifbench.benchmarks.unit_types import STAGES, FuseUnit, ScoreUnit, TaskUnit, Unit, digest
 from ivifbench.errors import IvifError
 
-FUSE_VERSION = "1"  # bump when the fuse unit's output format changes
-SCORE_VERSION = "1"
-TASK_RUNNER_VERSION = "1"
-STAGES = ("fuse", "score", "task")
+if TYPE_CHECKING:
+    from ivifbench.fusion.external import FusedSource
 
-
-def digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-@dataclass
-class Unit:
-    """One unit of work; ``spec`` is everything a worker needs (JSON-serialisable)."""
-
-    key: str
-    slot: str
-    kind: str
-    method: str
-    dataset: str
-    split: str | None = None
-    task: str | None = None
-    protocol: str | None = None
-    seed: int | None = None
-    deps: list[str] = field(default_factory=list)
-    spec: dict[str, Any] = field(default_factory=dict)
-    log: str | None = None  # where a worker process writes the unit's stdout/stderr
-
-    @property
-    def label(self) -> str:
-        if self.kind == "task":
-            return f"{self.task}/{self.method}/{self.dataset}/{self.protocol}/seed{self.seed}"
-        return f"{self.kind} {self.method}/{self.dataset}/{self.split}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["STAGES", "Plan", "PreparedDataset", "PreparedMethod", "Unit", "make_plan"]
 
 
 @dataclass
@@ -80,6 +48,7 @@ class PreparedMethod:
     fingerprint: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     skipped: str | None = None  # why it is not run
+    source: FusedSource | None = None  # what fuses (None when skipped)
 
 
 @dataclass
@@ -171,9 +140,7 @@ def synthesize_dataset(out: Path, spec: DatasetSpec) -> Path:
     reader = DATASETS.get(spec.name)
     kwargs: dict[str, Any] = {"pairs": s.pairs, "seed": s.seed}
     if s.size:
-        if "size" not in inspect.signature(reader.synthesize).parameters:
-            raise IvifError(f"dataset '{spec.name}': its synthetic replica has no size option; remove synthetic.size")
-        kwargs["size"] = s.wh
+        kwargs["size"] = s.wh  # DatasetReader.synthesize takes a size
     tmp = folder.with_name(folder.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -228,7 +195,7 @@ def prepare_dataset(out: Path, spec: DatasetSpec, hashes: FileHashCache) -> Prep
 
 def prepare_method(spec: MethodSpec, device: str) -> PreparedMethod:
     """Instantiate the method once to get its fingerprint and metadata (folder methods hash per split later)."""
-    from ivifbench.fusion.external import FolderMethod, load_method
+    from ivifbench.fusion.external import load_method
     from ivifbench.fusion.registry import METHODS
 
     pm = PreparedMethod(spec=spec)
@@ -245,13 +212,11 @@ def prepare_method(spec: MethodSpec, device: str) -> PreparedMethod:
                 pm.info = cls.info.to_dict()
                 return pm
             raise IvifError(f"method '{spec.name}': {reason}")
-    method = load_method(spec, device="cpu")
-    pm.info = method.info.to_dict()
+    pm.source = load_method(spec, device="cpu")
+    pm.info = pm.source.info.to_dict()
     pm.info["type"] = spec.type
-    if isinstance(method, FolderMethod):
-        pm.fingerprint = "folder"
-    else:
-        pm.fingerprint = method.fingerprint()
+    # the manifest's one fingerprint per method; folder methods have one per split (in their fuse units' keys)
+    pm.fingerprint = "folder" if spec.type == "folder" else pm.source.split_fingerprint("", "", ())
     return pm
 
 
@@ -272,127 +237,65 @@ def resolve_device(device: str) -> str:
 
 def make_plan(suite: Suite, out: str | Path, *, device: str | None = None) -> Plan:
     """Prepare the datasets (synthesising replicas), fingerprint the methods and list every unit of the suite."""
-    from ivifbench.fusion.external import FolderMethod
-
     out = Path(out).resolve()
     device = resolve_device(device or suite.device)
     hashes = FileHashCache(out / ".cache" / "file-hashes.json")
     datasets = {d.name: prepare_dataset(out, d, hashes) for d in suite.datasets}
     methods = {m.name: prepare_method(m, device) for m in suite.methods}
     active = [n for n, m in methods.items() if not m.skipped]
+    metric_methods = [m for m in (suite.metrics.methods or list(methods)) if m in active] if suite.metrics else []
+    task_methods = [[m for m in (t.methods or list(methods)) if m in active] for t in suite.tasks]
 
-    # which splits each (method, dataset) must fuse
+    # which splits each (method, dataset) must fuse: the scored splits, and every non-empty split a task reads
     need: dict[tuple[str, str], set[str]] = {}
-    metric_methods: list[str] = []
-    if suite.metrics is not None:
-        metric_methods = [m for m in (suite.metrics.methods or list(methods)) if m in active]
-        for m in metric_methods:
-            for d in datasets.values():
-                need.setdefault((m, d.name), set()).update(d.score_splits)
-    task_methods: dict[int, list[str]] = {}
-    for i, t in enumerate(suite.tasks):
-        task_methods[i] = [m for m in (t.methods or list(methods)) if m in active]
+    for m in metric_methods:
+        for d in datasets.values():
+            need.setdefault((m, d.name), set()).update(d.score_splits)
+    for t, names in zip(suite.tasks, task_methods, strict=True):
         d = datasets[t.dataset]
-        for m in task_methods[i]:
+        for m in names:
             need.setdefault((m, d.name), set()).update(s for s in d.splits if d.pairs[s])
-
-    units: list[Unit] = []
-    fuse_keys: dict[tuple[str, str, str], str] = {}
-    for (m, dname), splits in need.items():
-        pm, d = methods[m], datasets[dname]
-        for split in sorted(splits):
-            ids = [p[0] for p in d.pairs[split]]
-            if pm.spec.type == "folder":
-                fm = FolderMethod(m, pm.spec.path or "", version=pm.spec.version)
-                fp = fm.fingerprint(dname, split, ids, sha=hashes.sha)
-            else:
-                fp = pm.fingerprint
-            key = "fuse-" + digest(["fuse", FUSE_VERSION, __version__, m, fp, dname, split, d.file_hash[split]])
-            fuse_keys[(m, dname, split)] = key
-            units.append(
-                Unit(
-                    key=key,
-                    slot=f"fuse|{m}|{dname}|{split}",
-                    kind="fuse",
-                    method=m,
-                    dataset=dname,
-                    split=split,
-                    spec={
-                        "method": pm.spec.model_dump(),
-                        "device": device,
-                        "pairs": d.pairs[split],
-                        "out_dir": str(out / "fused" / m / dname / split),
-                    },
-                )
-            )
+    fuses = {
+        (m, dname, split): _fuse_unit(methods[m], datasets[dname], split, out, device, hashes)
+        for (m, dname), splits in need.items()
+        for split in sorted(splits)
+    }
+    units: list[Unit] = list(fuses.values())
     if suite.metrics is not None:
-        ms = suite.metrics
-        names = ms.names if ms.names != "all" else "all"
-        engine = getattr(ms, "engine", None) or "ivifbench.metrics:score_folders"
-        for m in metric_methods:
-            for d in datasets.values():
-                for split in d.score_splits:
-                    fk = fuse_keys[(m, d.name, split)]
-                    key = "score-" + digest(
-                        ["score", SCORE_VERSION, __version__, fk, names, ms.convention, engine, _engine_version(engine)]
-                    )
-                    units.append(
-                        Unit(
-                            key=key,
-                            slot=f"score|{m}|{d.name}|{split}|{ms.convention}",
-                            kind="score",
-                            method=m,
-                            dataset=d.name,
-                            split=split,
-                            deps=[fk],
-                            spec={
-                                "metrics": names,
-                                "convention": ms.convention,
-                                "engine": engine,
-                                "batch_size": ms.batch_size,
-                                "device": device,
-                                "pairs": d.pairs[split],
-                                "fused_dir": str(out / "fused" / m / d.name / split),
-                                "stage_dir": str(out / "work" / "pairs" / d.name / split),
-                            },
-                        )
-                    )
-    for i, t in enumerate(suite.tasks):
+        units += [
+            _score_unit(suite.metrics, fuses[(m, d.name, split)], out)
+            for m in metric_methods
+            for d in datasets.values()
+            for split in d.score_splits
+        ]
+    for t, names in zip(suite.tasks, task_methods, strict=True):
         d = datasets[t.dataset]
         task_version = _task_version(t.name)
-        for m in task_methods[i]:
-            fks = {s: fuse_keys[(m, d.name, s)] for s in d.splits if (m, d.name, s) in fuse_keys}
+        for m in names:
+            split_fuses = [fuses[(m, d.name, s)] for s in d.splits if (m, d.name, s) in fuses]
             for seed in t.seeds:
-                key = "task-" + digest(
-                    ["task", TASK_RUNNER_VERSION, __version__, t.name, task_version, m, d.name, sorted(fks.items()),
-                     t.protocol, seed, t.overrides]
-                )  # fmt: skip
                 run_dir = out / "tasks" / t.name / d.name / m / f"{t.protocol}-seed{seed}"
-                units.append(
-                    Unit(
-                        key=key,
-                        slot=f"task|{t.name}|{m}|{d.name}|{t.protocol}|{seed}",
-                        kind="task",
-                        method=m,
-                        dataset=d.name,
-                        task=t.name,
-                        protocol=t.protocol,
-                        seed=seed,
-                        deps=list(fks.values()),
-                        spec={
-                            "root": str(d.root),
-                            "fused_dirs": {s: str(out / "fused" / m / d.name / s) for s in fks},
-                            "pairs": {s: d.pairs[s] for s in fks},
-                            "run_dir": str(run_dir),
-                            "overrides": t.overrides,
-                            "device": device,
-                        },
-                    )
-                )
+                units.append(TaskUnit.make(t.name, task_version, split_fuses, str(d.root), t.protocol, seed,
+                                           t.overrides, str(run_dir), device, method=m, dataset=d.name))  # fmt: skip
     for u in units:
         u.log = str(out / "logs" / u.kind / (re.sub(r"[^A-Za-z0-9_.+-]+", "_", u.slot) + ".log"))
     hashes.save()
     return Plan(suite=suite, out=out, datasets=datasets, methods=methods, units=units)
+
+
+def _fuse_unit(
+    pm: PreparedMethod, d: PreparedDataset, split: str, out: Path, device: str, hashes: FileHashCache
+) -> FuseUnit:
+    assert pm.source is not None  # skipped methods have no units
+    fingerprint = pm.source.split_fingerprint(d.name, split, [p[0] for p in d.pairs[split]], sha=hashes.sha)
+    out_dir = out / "fused" / pm.spec.name / d.name / split
+    return FuseUnit.make(pm.spec, fingerprint, d.name, split, d.file_hash[split], d.pairs[split], str(out_dir), device)
+
+
+def _score_unit(ms: MetricsSpec, fuse: FuseUnit, out: Path) -> ScoreUnit:
+    stage_dir = out / "work" / "pairs" / fuse.dataset / str(fuse.split)
+    engine = ms.engine or "ivifbench.metrics:score_folders"
+    return ScoreUnit.make(fuse, ms.names, ms.convention, engine, _engine_version(engine), ms.batch_size, str(stage_dir))
 
 
 def _engine_version(engine: str) -> str:

@@ -78,17 +78,12 @@ def select_units(plan: Plan, store: ResultsStore, overwrite: Overwrite) -> tuple
             cached.append(u)
         elif st != "ok":
             todo.append(u)
-        elif u.kind == "fuse" and not _fused_present(u):
+        elif not u.outputs_present():
             todo.append(u)
         else:
             cached.append(u)
     # a fuse unit that reruns because its images are gone does not invalidate what was computed from the same images
     return todo, cached
-
-
-def _fused_present(u: Unit) -> bool:
-    out = Path(u.spec["out_dir"])
-    return all((out / f"{p[0]}.png").is_file() for p in u.spec["pairs"])
 
 
 class _Progress:
@@ -173,7 +168,7 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out / "results.db")
     plan = make_plan(suite, out, device=device)
-    dev = next((u.spec.get("device") for u in plan.units if u.spec.get("device")), device or "cpu")
+    dev = next((u.device for u in plan.units), device or "cpu")
     todo, cached = select_units(plan, store, overwrite)
     if workers is None:
         workers = default_workers(todo, str(dev))

@@ -13,9 +13,24 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ivifbench.benchmarks.unit_types import FuseUnit, ScoreUnit, TaskUnit, Unit, unit_from_dict
 from ivifbench.errors import IvifError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class ScoreEngine(Protocol):
+    """What a suite's ``metrics.engine`` is called with (``ivifbench.metrics:score_folders`` is one): three folders
+    paired by file stem, the metric names (or ``"all"``) and the convention; a long DataFrame with ``image, metric,
+    convention, value`` comes back. A custom engine takes the three keywords (or ``**kwargs``)."""
+
+    def __call__(
+        self, ir_dir: Path, vis_dir: Path, fused_dir: Path, metrics: Any, convention: str, /, *, batch_size: int,
+        device: str, progress: bool,
+    ) -> pd.DataFrame: ...  # fmt: skip
 
 
 def execute_unit(unit: dict[str, Any]) -> dict[str, Any]:
@@ -23,15 +38,16 @@ def execute_unit(unit: dict[str, Any]) -> dict[str, Any]:
     rec: dict[str, Any] = {
         k: unit.get(k) for k in ("key", "slot", "kind", "method", "dataset", "split", "task", "protocol", "seed")
     }
-    rec["spec"] = {k: v for k, v in unit["spec"].items() if k != "pairs"}
+    rec["spec"] = {}
     rec["started"] = time.time()
     rec["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     cpu0 = _cpu_seconds()
     log = unit.get("log") if unit.get("capture") else None
     try:
-        fn = {"fuse": _fuse, "score": _score, "task": _task}[unit["kind"]]
+        typed = unit_from_dict(unit)
+        rec["spec"] = typed.record_spec()
         with _redirect_output(log):
-            rec.update(fn(unit))
+            rec.update(run(typed))
         rec["status"] = "ok"
         # CPU seconds (all threads and child processes): a timing that does not depend on how busy the machine was
         rec.setdefault("payload", {})["cpu_seconds"] = round(_cpu_seconds() - cpu0, 3)
@@ -42,6 +58,17 @@ def execute_unit(unit: dict[str, Any]) -> dict[str, Any]:
         rec["traceback"] = traceback.format_exc()
     rec["finished"] = time.time()
     return rec
+
+
+def run(unit: Unit) -> dict[str, Any]:
+    """Do one unit's work; return the record fields (payload, rows) the driver commits. Raises on failure."""
+    if isinstance(unit, FuseUnit):
+        return run_fuse(unit)
+    if isinstance(unit, ScoreUnit):
+        return run_score(unit)
+    if isinstance(unit, TaskUnit):
+        return run_task(unit)
+    raise TypeError(f"not a unit: {unit!r}")
 
 
 @contextlib.contextmanager
@@ -111,98 +138,45 @@ def _stage_pairs(pairs: list[list[Any]], stage: Path) -> tuple[Path, Path]:
     return ir_dir, vis_dir
 
 
-def _fuse(unit: dict[str, Any]) -> dict[str, Any]:
-    from ivifbench.fusion.external import FolderMethod, load_method
-    from ivifbench.fusion.spec import MethodSpec
+def run_fuse(unit: FuseUnit) -> dict[str, Any]:
+    from ivifbench.fusion.external import load_method
+    from ivifbench.fusion.fused import FusedSet
 
-    spec = unit["spec"]
-    mspec = MethodSpec.model_validate(spec["method"])
-    out_dir = Path(spec["out_dir"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pairs = [tuple(p) for p in spec["pairs"]]
-    ids = [p[0] for p in pairs]
-    method = load_method(mspec, device=spec.get("device", "cpu"))
-    if isinstance(method, FolderMethod):
-        written, failed = _import_folder(method, unit["dataset"], unit["split"], pairs, out_dir)
-        fingerprint = method.fingerprint(unit["dataset"], unit["split"], ids)
-    else:
-        from ivifbench.fusion.apply import fuse_pairs
-
-        rep = fuse_pairs(method, [(p[0], Path(p[1]), Path(p[2])) for p in pairs], out_dir, progress=False)
-        written, failed = rep.written, rep.failed
-        fingerprint = method.fingerprint()
-    for p in out_dir.iterdir():  # a fused folder holds exactly this split's ids
-        if p.is_file() and p.suffix == ".png" and p.stem not in set(ids):
-            p.unlink()
-    if failed:
-        first = next(iter(sorted(failed)))
-        raise IvifError(f"{len(failed)} of {len(pairs)} pairs failed; first, {first}: {failed[first]}")
-    info = method.info.to_dict()
+    out = FusedSet(unit.out_dir)
+    out.root.mkdir(parents=True, exist_ok=True)
+    ids = [p[0] for p in unit.pairs]
+    dataset, split = unit.dataset, str(unit.split)
+    method = load_method(unit.method_spec, device=unit.device)
+    rep = method.produce(dataset, split, unit.pairs, out)
+    fingerprint = method.split_fingerprint(dataset, split, ids)
+    out.prune(ids)  # a fused folder holds exactly this split's ids
+    if rep.failed:
+        first = next(iter(sorted(rep.failed)))
+        raise IvifError(f"{len(rep.failed)} of {len(ids)} pairs failed; first, {first}: {rep.failed[first]}")
     return {
-        "payload": {"n_images": len(written), "out_dir": str(out_dir), "fingerprint": fingerprint},
-        "fused": [(pid, str(out_dir / f"{pid}.png"), ir, vis) for pid, ir, vis, *_ in pairs],
-        "method_info": (unit["method"], fingerprint, info),
+        "payload": {"n_images": len(rep.written), "out_dir": str(out.root), "fingerprint": fingerprint},
+        "fused": [(pid, str(out.path(pid)), ir, vis) for pid, ir, vis, *_ in unit.pairs],
+        "method_info": (unit.method, fingerprint, method.info.to_dict()),
     }
 
 
-def _import_folder(
-    method: Any, dataset: str, split: str, pairs: list[tuple[Any, ...]], out_dir: Path
-) -> tuple[list[str], dict[str, str]]:
-    """Copy a folder method's images into the fused layout as PNG, checking each against its source pair's size."""
-    import numpy as np
-
-    from ivifbench.imageio import read_image, write_png
-
-    files = method.files(dataset, split, [p[0] for p in pairs])
-    written: list[str] = []
-    failed: dict[str, str] = {}
-    for pid, _ir_path, vis_path, *_ in pairs:
-        src = files.get(pid)
-        if src is None:
-            failed[pid] = f"{method.folder(dataset, split)}: no fused image named '{pid}.*'"
-            continue
-        try:
-            img = read_image(src, "fused")
-            vis = read_image(vis_path, "vis")
-        except IvifError as exc:
-            failed[pid] = str(exc)
-            continue
-        if img.size != vis.size:
-            failed[pid] = f"{src} is {img.size[1]}×{img.size[0]}, its source pair is {vis.size[1]}×{vis.size[0]}"
-            continue
-        px = img.pixels
-        if px.shape[2] == 1 and vis.pixels.shape[2] == 3:
-            px = np.repeat(px, 3, axis=2)  # grey fused output for a colour pair: stored as grey RGB
-        write_png(out_dir / f"{pid}.png", px)
-        written.append(pid)
-    return written, failed
-
-
-def _score(unit: dict[str, Any]) -> dict[str, Any]:
+def run_score(unit: ScoreUnit) -> dict[str, Any]:
+    from ivifbench.fusion.fused import FusedSet
     from ivifbench.registry import import_string
 
-    spec = unit["spec"]
-    pairs = spec["pairs"]
-    ir_dir, vis_dir = _stage_pairs(pairs, Path(spec["stage_dir"]))
-    fused_dir = Path(spec["fused_dir"])
-    missing = [p[0] for p in pairs if not (fused_dir / f"{p[0]}.png").is_file()]
+    pairs = unit.pairs
+    ir_dir, vis_dir = _stage_pairs(pairs, Path(unit.stage_dir))
+    fused_dir = Path(unit.fused_dir)
+    missing = FusedSet(fused_dir).missing(p[0] for p in pairs)
     if missing:
         raise IvifError(
             f"{fused_dir}: {len(missing)} fused image(s) missing (first '{missing[0]}.png'); rerun the fuse unit"
         )
-    engine = import_string(spec["engine"])
-    names = spec["metrics"]
+    engine: ScoreEngine = import_string(unit.engine)
+    names = unit.metrics
     metric_names: Any = "all" if names == "all" else list(names)  # "all": every metric the convention defines
-    kwargs: dict[str, Any] = {}
-    import inspect
-
-    params = inspect.signature(engine).parameters  # type: ignore[arg-type]
-    for k in ("device", "batch_size"):
-        if k in params and spec.get(k) is not None:
-            kwargs[k] = spec[k]
-    if "progress" in params:
-        kwargs["progress"] = False
-    df = engine(ir_dir, vis_dir, fused_dir, metric_names, spec["convention"], **kwargs)  # type: ignore[operator]
+    df = engine(ir_dir, vis_dir, fused_dir, metric_names, unit.convention, batch_size=unit.batch_size,
+                device=unit.device, progress=False)  # fmt: skip
     rows = [(str(r.image), str(r.metric), str(r.convention), float(r.value)) for r in df.itertuples(index=False)]
     want = {p[0] for p in pairs}
     got = {r[0] for r in rows}
@@ -212,7 +186,7 @@ def _score(unit: dict[str, Any]) -> dict[str, Any]:
         )
     return {
         "image_metrics": rows,
-        "metric_info": _metric_info(spec["engine"], sorted({r[1] for r in rows})),
+        "metric_info": _metric_info(unit.engine, sorted({r[1] for r in rows})),
         "payload": {"n_images": len(want), "n_values": len(rows), "metrics": sorted({r[1] for r in rows})},
     }
 
@@ -242,16 +216,15 @@ def _metric_info(engine: str, names: list[str]) -> list[tuple[str, str, bool | N
     return out
 
 
-def _task(unit: dict[str, Any]) -> dict[str, Any]:
+def run_task(unit: TaskUnit) -> dict[str, Any]:
     from ivifbench.tasks import TASKS
 
-    spec = unit["spec"]
-    fused_dirs = {s: Path(p) for s, p in spec["fused_dirs"].items()}
-    run_dir = Path(spec["run_dir"])
+    fused_dirs = {s: Path(p) for s, p in unit.fused_dirs.items()}
+    run_dir = Path(unit.run_dir)
     merged = run_dir / "fused"  # one folder of <id>.png over every split, as Task.run expects
     merged.mkdir(parents=True, exist_ok=True)
     want: dict[str, Path] = {}
-    for split, pairs in spec["pairs"].items():
+    for split, pairs in unit.pairs.items():
         for pid, *_ in pairs:
             src = fused_dirs[split] / f"{pid}.png"
             if not src.is_file():
@@ -262,20 +235,20 @@ def _task(unit: dict[str, Any]) -> dict[str, Any]:
             p.unlink()
     for name, src in want.items():
         _link(src, merged / name)
-    task_cls = TASKS.get(unit["task"])
+    task_cls = TASKS.get(str(unit.task))
     task = task_cls()
-    overrides = dict(spec.get("overrides") or {})
+    overrides = dict(unit.overrides)
     import inspect
 
     if "device" in inspect.signature(task.run).parameters and "device" not in overrides:
-        overrides["device"] = spec.get("device", "cpu")
+        overrides["device"] = unit.device
     result = task.run(
-        dataset=unit["dataset"],
-        root=Path(spec["root"]),
+        dataset=unit.dataset,
+        root=Path(unit.root),
         fused=merged,
         out=run_dir / "run",
-        protocol=unit["protocol"],
-        seed=int(unit["seed"]),
+        protocol=str(unit.protocol),
+        seed=int(unit.seed or 0),
         **overrides,
     )
     values = [(k, float(v)) for k, v in result.metrics.items() if v is not None]
@@ -289,7 +262,7 @@ def _task(unit: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "task_results": values,
-        "metric_info": [(k, unit["task"], direction(k), {}) for k, _ in values],
+        "metric_info": [(k, str(unit.task), direction(k), {}) for k, _ in values],
         "payload": {"details": _jsonable(result.details)},
     }
 

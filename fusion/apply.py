@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ivifbench.errors import IvifError
-from ivifbench.fusion.base import FusionMethod
 from ivifbench.imageio import read_pair, write_png
 from ivifbench.progress import track
+
+if TYPE_CHECKING:  # FusionMethod.produce calls in here
+    from ivifbench.fusion.base import FusionMethod
 
 
 @dataclass

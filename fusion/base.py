@@ -8,15 +8,19 @@ and returns the fused batch in [0, 1] with the visible image's channel count. Me
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from torch import Tensor
 
 from ivifbench.color import fuse_luminance
 from ivifbench.errors import IvifError
+
+if TYPE_CHECKING:
+    from ivifbench.fusion.fused import FusedSet
 
 ColourMode = Literal["luminance", "native"]
 
@@ -87,6 +91,29 @@ class FusionMethod:
         if self.weights is not None:
             h.update(file_sha256(self.weights).encode())
         return h.hexdigest()[:16]
+
+    # the FusedSource protocol (ivifbench.fusion.external), shared with folders of precomputed images
+
+    def split_fingerprint(
+        self, dataset: str, split: str, ids: Sequence[str], sha: Callable[[Path], str] | None = None
+    ) -> str:
+        """What can change this method's images of one split: for a computed method, :meth:`fingerprint`."""
+        return self.fingerprint()
+
+    def produce(self, dataset: str, split: str, pairs: Sequence[Sequence[Any]], out: FusedSet) -> ProduceReport:
+        """Fuse ``(id, ir, vis, …)`` pairs into ``out`` (``<id>.png``); per-pair failures are reported, not raised."""
+        from ivifbench.fusion.apply import fuse_pairs
+
+        rep = fuse_pairs(self, [(p[0], Path(p[1]), Path(p[2])) for p in pairs], out.folder(), progress=False)
+        return ProduceReport(list(rep.written), dict(rep.failed))
+
+
+@dataclass
+class ProduceReport:
+    """What :meth:`FusionMethod.produce` (or a folder method's) wrote, and why the other pairs failed."""
+
+    written: list[str]
+    failed: dict[str, str]
 
 
 def check_output(name: str, out: object, expected_shape: torch.Size) -> None:

@@ -16,13 +16,13 @@ import hashlib
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from torch import Tensor
 
 from ivifbench.errors import InputError, IvifError
-from ivifbench.fusion.base import FusionMethod, MethodInfo, file_sha256
-from ivifbench.imageio import IMAGE_SUFFIXES
+from ivifbench.fusion.base import FusionMethod, MethodInfo, ProduceReport, file_sha256
+from ivifbench.fusion.fused import FusedSet
 from ivifbench.registry import import_string
 
 
@@ -159,12 +159,7 @@ class FolderMethod:
 
     def files(self, dataset: str, split: str, ids: Sequence[str]) -> dict[str, Path | None]:
         """``{id: file}`` for the ids; ``None`` where the folder has no image for that id."""
-        folder = self.folder(dataset, split)
-        by_stem: dict[str, Path] = {}
-        for p in folder.iterdir():
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
-                by_stem.setdefault(p.stem, p)
-        return {i: by_stem.get(i) for i in ids}
+        return FusedSet(self.folder(dataset, split)).files(ids)
 
     def fingerprint(
         self, dataset: str, split: str, ids: Sequence[str], sha: Callable[[Path], str] | None = None
@@ -180,8 +175,60 @@ class FolderMethod:
             h.update(f"{i}={(sha or file_sha256)(p) if p else 'missing'};".encode())
         return h.hexdigest()[:16]
 
+    def split_fingerprint(
+        self, dataset: str, split: str, ids: Sequence[str], sha: Callable[[Path], str] | None = None
+    ) -> str:
+        return self.fingerprint(dataset, split, ids, sha)
 
-def load_method(spec: Any, device: str = "cpu") -> FusionMethod | FolderMethod:
+    def produce(self, dataset: str, split: str, pairs: Sequence[Sequence[Any]], out: FusedSet) -> ProduceReport:
+        """Copy this split's images into ``out`` as PNG, checking each against its source pair's size."""
+        import numpy as np
+
+        from ivifbench.imageio import read_image, write_png
+
+        files = self.files(dataset, split, [p[0] for p in pairs])
+        rep = ProduceReport([], {})
+        for pid, _ir_path, vis_path, *_ in pairs:
+            src = files.get(pid)
+            if src is None:
+                rep.failed[pid] = f"{self.folder(dataset, split)}: no fused image named '{pid}.*'"
+                continue
+            try:
+                img = read_image(src, "fused")
+                vis = read_image(vis_path, "vis")
+            except IvifError as exc:
+                rep.failed[pid] = str(exc)
+                continue
+            if img.size != vis.size:
+                rep.failed[pid] = (
+                    f"{src} is {img.size[1]}×{img.size[0]}, its source pair is {vis.size[1]}×{vis.size[0]}"
+                )
+                continue
+            px = img.pixels
+            if px.shape[2] == 1 and vis.pixels.shape[2] == 3:
+                px = np.repeat(px, 3, axis=2)  # grey fused output for a colour pair: stored as grey RGB
+            write_png(out.path(pid), px)
+            rep.written.append(pid)
+        return rep
+
+
+class FusedSource(Protocol):
+    """What a sweep fuses with: a computed :class:`FusionMethod` or a :class:`FolderMethod` of precomputed images."""
+
+    info: MethodInfo
+
+    def split_fingerprint(
+        self, dataset: str, split: str, ids: Sequence[str], sha: Callable[[Path], str] | None = None
+    ) -> str:
+        """A hash of what can change this source's images of one dataset split."""
+        ...
+
+    def produce(self, dataset: str, split: str, pairs: Sequence[Sequence[Any]], out: FusedSet) -> ProduceReport:
+        """Write ``out.path(id)`` for each ``(id, ir, vis, …)`` pair; per-pair failures go in the report."""
+        ...
+
+
+def load_method(spec: Any, device: str = "cpu") -> FusedSource:
     """Build the method a suite's :class:`~ivifbench.fusion.spec.MethodSpec` describes."""
     from ivifbench.fusion.registry import create_method
 

@@ -16,6 +16,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A new top-level folder (setup.py ROOTS) is invisible to an editable install made before it: say so once."""
+    import ast
+    import importlib.util
+
+    tree = ast.parse((REPO / "setup.py").read_text())
+    roots = next(
+        ast.literal_eval(n.value)
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "ROOTS"
+    )
+    missing = [name for name in roots if importlib.util.find_spec(name) is None]
+    if missing:
+        raise pytest.UsageError(
+            f"{', '.join(missing)} not importable: the editable install predates them; run `pip install -e . --no-deps`"
+        )
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; skips the test when it is not there."""
