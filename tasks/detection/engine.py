@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ivifbench.errors import InputError, IvifError
+from ivifbench.seeding import apply_deterministic
 from ivifbench.tasks.detection.offline import setup_offline
 
 #: settings passed to ``YOLO.train`` as they are (the rest of a protocol's settings are ours)
@@ -99,6 +100,24 @@ def _no_amp_download() -> Iterator[None]:
         trainer_mod.check_amp = original
 
 
+@contextlib.contextmanager
+def _keep_threads() -> Iterator[None]:
+    """Keep the run's torch thread count through ultralytics' device selection.
+
+    ``select_device`` sets ``torch.set_num_threads(min(8, cores - 1))`` for CPU runs, so the numbers would depend on
+    the machine's core count; the run's count (pinned by :func:`ivifbench.seeding.seeded`) is kept instead.
+    """
+    import torch
+    import ultralytics.utils.torch_utils as torch_utils
+
+    original = torch_utils.NUM_THREADS
+    torch_utils.NUM_THREADS = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch_utils.NUM_THREADS = original
+
+
 def load_model(model: str | None, weights: Path | None) -> Any:
     """A ``YOLO`` from a yaml (random init), a checkpoint, or a yaml initialised from a checkpoint."""
     setup_offline()
@@ -140,7 +159,7 @@ def train(
         args["nbs"] = int(settings["batch"])  # one optimiser step per batch: no gradient accumulation
     amp = bool(settings.get("amp", False)) and device != "cpu"
     t0 = time.perf_counter()
-    with _no_amp_download():
+    with _no_amp_download(), _keep_threads():
         yolo.train(
             data=str(data_yaml),
             project=str(project),
@@ -157,6 +176,7 @@ def train(
             **args,
         )
     elapsed = time.perf_counter() - t0
+    apply_deterministic()  # ultralytics' trainer switches deterministic mode off when it ends; evaluation follows
     trainer = yolo.trainer
     save_dir = Path(trainer.save_dir)
     best = save_dir / "weights" / "best.pt"
@@ -193,24 +213,25 @@ def evaluate(
     setup_offline()
     yolo = load_model(None, weights)
     t0 = time.perf_counter()
-    res = yolo.val(
-        data=str(data_yaml),
-        split=split,
-        imgsz=int(settings["imgsz"]),
-        batch=int(settings.get("eval_batch") or settings["batch"]),
-        conf=float(settings.get("conf", 0.001)),
-        iou=float(settings.get("iou", 0.7)),
-        device=device,
-        half=False,
-        plots=False,
-        save_json=False,
-        project=str(project),
-        name=name,
-        exist_ok=True,
-        workers=int(settings.get("workers", 0)),
-        verbose=False,
-        rect=True,
-    )
+    with _keep_threads():
+        res = yolo.val(
+            data=str(data_yaml),
+            split=split,
+            imgsz=int(settings["imgsz"]),
+            batch=int(settings.get("eval_batch") or settings["batch"]),
+            conf=float(settings.get("conf", 0.001)),
+            iou=float(settings.get("iou", 0.7)),
+            device=device,
+            half=False,
+            plots=False,
+            save_json=False,
+            project=str(project),
+            name=name,
+            exist_ok=True,
+            workers=int(settings.get("workers", 0)),
+            verbose=False,
+            rect=True,
+        )
     elapsed = time.perf_counter() - t0
     box = res.box
     names = res.names

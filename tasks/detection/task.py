@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ivifbench.errors import InputError, IvifError
+from ivifbench.seeding import THREADS_HELP
 from ivifbench.tasks.base import Task, TaskResult
 
 __all__ = ["PROTOCOLS", "RUN_OPTIONS", "DetectionTask"]
@@ -104,6 +105,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 }
 
 RUN_OPTIONS: dict[str, str] = {
+    "threads": THREADS_HELP,
     "split": "default | m3fd-voc2coco | native | hash | FOLDER with train/val/test.txt (see prepare.py)",
     "eval_split": "the split evaluated at the end: 'test' (default) or 'val'",
     "limit": "use at most N pairs of each split, spread evenly (smoke runs)",
@@ -213,6 +215,41 @@ class DetectionTask(Task):
         protocol: str = "quick",
         seed: int = 0,
         device: str | None = None,
+        **overrides: Any,
+    ) -> TaskResult:
+        """Prepare, train and evaluate in a scope seeded with ``seed`` on ``threads`` torch threads (default 1).
+
+        See :meth:`_run`; ``threads=N`` (an override) pins torch's CPU thread count, recorded with the result.
+        """
+        from ivifbench.seeding import pop_threads, seeded
+
+        overrides = dict(overrides)
+        threads = pop_threads(overrides)
+        # seeded before the model is built: its random initialisation is part of the run
+        with seeded(int(seed), threads=threads) as repro:
+            return self._run(
+                dataset=dataset,
+                root=root,
+                fused=fused,
+                out=out,
+                protocol=protocol,
+                seed=int(seed),
+                device=device,
+                repro=repro,
+                **overrides,
+            )
+
+    def _run(
+        self,
+        *,
+        dataset: str,
+        root: Path,
+        fused: Path | None,
+        out: Path,
+        protocol: str = "quick",
+        seed: int = 0,
+        device: str | None = None,
+        repro: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> TaskResult:
         """Prepare, train (not for ``frozen``), evaluate; write ``out/metrics.json``; return the result.
@@ -326,6 +363,7 @@ class DetectionTask(Task):
                 "total": round(time.perf_counter() - t0, 3),
             },
             "versions": _versions(),
+            "reproducibility": repro,
         }
         result = TaskResult(
             task=self.name, dataset=dataset, protocol=protocol, seed=seed, metrics=metrics, details=details

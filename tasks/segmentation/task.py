@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ivifbench.errors import InputError, IvifError
+from ivifbench.seeding import THREADS_HELP
 from ivifbench.tasks.base import Task, TaskResult
 
 __all__ = ["PROTOCOLS", "RUN_OPTIONS", "SegmentationTask"]
@@ -84,6 +85,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 }
 
 RUN_OPTIONS: dict[str, str] = {
+    "threads": THREADS_HELP,
     "checkpoint": "a SegFormer checkpoint (this task's .pth) to start from; with iters=0 it is only evaluated "
     "({seed} is replaced by the seed)",
     "limit": "use at most N pairs of each split, spread evenly (smoke runs)",
@@ -174,6 +176,39 @@ class SegmentationTask(Task):
         out: Path,
         protocol: str = "quick",
         seed: int = 0,
+        **overrides: Any,
+    ) -> TaskResult:
+        """Prepare, train and evaluate in a scope seeded with ``seed`` on ``threads`` torch threads (default 1).
+
+        See :meth:`_run`; ``threads=N`` (an override) pins torch's CPU thread count, recorded with the result.
+        """
+        from ivifbench.seeding import pop_threads, seeded
+
+        overrides = dict(overrides)
+        threads = pop_threads(overrides)
+        # seeded before the model is built: its random initialisation is part of the run
+        with seeded(int(seed), threads=threads) as repro:
+            return self._run(
+                dataset=dataset,
+                root=root,
+                fused=fused,
+                out=out,
+                protocol=protocol,
+                seed=int(seed),
+                repro=repro,
+                **overrides,
+            )
+
+    def _run(
+        self,
+        *,
+        dataset: str,
+        root: Path,
+        fused: Path | None,
+        out: Path,
+        protocol: str = "quick",
+        seed: int = 0,
+        repro: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> TaskResult:
         """Prepare, train (or load ``checkpoint``), evaluate; write ``out/metrics.json``; return the result.
@@ -269,6 +304,7 @@ class SegmentationTask(Task):
             "timings_s": {"prepare": round(t_prep, 3), **result["timings_s"], "total": 0.0},
             "areas": result["areas"],
             "versions": _versions(),
+            "reproducibility": repro,
         }
         details["timings_s"]["total"] = round(time.perf_counter() - t0, 3)
         task_result = TaskResult(

@@ -37,7 +37,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips
     drop_path: float = 0.1
     device: str = "cpu"
-    threads: int | None = None  # torch CPU threads for this run (None: leave torch's setting); restored afterwards
+    threads: int = 1  # torch CPU threads the run computes with (ivifbench.seeding.seeded pins them; restored after)
     log_every: int = 25
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,22 +70,6 @@ def lr_factor(it: int, cfg: TrainConfig) -> float:
         return (it + 1) / cfg.warmup
     span = max(cfg.iters - cfg.warmup, 1)
     return max(1.0 - (it - cfg.warmup) / span, 0.0)
-
-
-class cpu_threads:
-    """Run a block with ``torch.set_num_threads(n)`` (``None``: unchanged), restoring the previous count after."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.before = torch.get_num_threads()
-
-    def __enter__(self) -> int:
-        if self.n is not None:
-            torch.set_num_threads(int(self.n))
-        return torch.get_num_threads()
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.before)
 
 
 def resolve_device(name: str) -> torch.device:

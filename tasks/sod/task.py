@@ -103,14 +103,12 @@ class SODTask(Task):
         See the module docstring for the overrides. Raises :class:`~ivifbench.errors.IvifError` subclasses, with one
         line naming the file or setting, for every user error.
         """
-        from ivifbench.tasks.sod.engine import cpu_threads
+        from ivifbench.seeding import DEFAULT_THREADS, seeded
 
-        threads = overrides.get("threads")
-        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-            raise IvifError(f"threads must be a positive integer, got {threads!r}")
         self.check_request(dataset, protocol)
-        with cpu_threads(threads):
-            return self._run(dataset, Path(root), fused, Path(out), protocol, int(seed), overrides)
+        # seeded before the network is built: its random initialisation is part of the run
+        with seeded(int(seed), threads=overrides.get("threads", DEFAULT_THREADS)) as repro:
+            return self._run(dataset, Path(root), fused, Path(out), protocol, int(seed), overrides, repro)
 
     def _run(
         self,
@@ -121,6 +119,7 @@ class SODTask(Task):
         protocol: str,
         seed: int,
         overrides: dict[str, Any],
+        repro: dict[str, Any],
     ) -> TaskResult:
         from ivifbench.datasets import DATASETS
         from ivifbench.tasks.sod import data as sod_data
@@ -213,7 +212,8 @@ class SODTask(Task):
                 "train_images": train_log.get("train_images", 0),
                 "loss_log": train_log.get("loss", []),
                 "versions": _versions(),
-                "torch_threads": torch_threads(),
+                "torch_threads": repro["torch_threads"],
+                "reproducibility": repro,
             }
         )
         result = TaskResult(self.name, dataset, protocol, int(seed), metrics, details)
@@ -280,12 +280,6 @@ def _print_progress(total: int):
         print(f"sod: iter {it}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
 
     return show
-
-
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def _versions() -> dict[str, str]:
