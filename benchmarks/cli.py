@@ -19,10 +19,16 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             None, "--workers", "-j", help="Worker processes (0: run in this process). Default: cores/2."
         ),
-        executor: str = typer.Option("local", "--executor", help="local (processes) or ray."),
+        executor: str = typer.Option("local", "--executor", help="local (processes), ray or slurm (via submitit)."),
         address: str = typer.Option(
             None, "--address", help="Ray cluster address (with --executor ray); default: a local Ray."
         ),
+        partition: str = typer.Option(None, "--partition", help="Slurm partition (with --executor slurm)."),
+        gpus_per_unit: int = typer.Option(
+            0, "--gpus-per-unit", help="GPUs per Slurm job, one job per unit (>0 makes the device cuda)."
+        ),
+        cpus_per_unit: int = typer.Option(2, "--cpus-per-unit", help="CPUs per Slurm job."),
+        time_limit: int = typer.Option(24 * 60, "--time-limit", help="Minutes per Slurm job."),
         overwrite: str = typer.Option(
             "missing", "--overwrite", help="never | missing | always: which stored units to redo."
         ),
@@ -37,8 +43,16 @@ def register(app: typer.Typer) -> None:
 
         if overwrite not in ("never", "missing", "always"):
             raise IvifError(f"--overwrite must be never, missing or always, not '{overwrite}'")
-        if executor not in ("local", "ray"):
-            raise IvifError(f"--executor must be local or ray, not '{executor}'")
+        if executor not in ("local", "ray", "slurm"):
+            raise IvifError(f"--executor must be local, ray or slurm, not '{executor}'")
+        options = None
+        if executor == "slurm":
+            options = {"partition": partition, "gpus_per_unit": gpus_per_unit, "cpus_per_unit": cpus_per_unit}
+            options["timeout_min"] = time_limit
+            if gpus_per_unit > 0 and device is None:
+                device = "cuda"  # the driver may have no GPU; the jobs do
+        elif partition or gpus_per_unit:
+            raise IvifError("--partition and --gpus-per-unit go with --executor slurm")
         ref = suite or "quick"
         path = resolve_suite_path(ref)
         s = load_suite(path)
@@ -49,6 +63,7 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             executor=executor,
             address=address,
+            executor_options=options,
             overwrite=overwrite,  # type: ignore[arg-type]
             device=device,
             progress=not quiet,

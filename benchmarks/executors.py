@@ -177,11 +177,16 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-def make_executor(kind: str, workers: int, address: str | None = None) -> InlineExecutor | LocalExecutor | RayExecutor:
+def make_executor(kind: str, workers: int, address: str | None = None, options: dict[str, Any] | None = None) -> Any:
+    """The executor ``kind`` (``local``, ``ray`` or ``slurm``); ``options`` go to the Slurm executor."""
     if kind == "ray":
         return RayExecutor(address=address, workers=workers or None)
+    if kind == "slurm":
+        from ivifbench.benchmarks.slurm import SlurmExecutor
+
+        return SlurmExecutor(max_jobs=workers or None, **(options or {}))
     if kind != "local":
-        raise IvifError(f"unknown executor '{kind}' (executors: local, ray)")
+        raise IvifError(f"unknown executor '{kind}' (executors: local, ray, slurm)")
     if workers <= 0:
         return InlineExecutor()
     return LocalExecutor(workers)

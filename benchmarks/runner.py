@@ -151,6 +151,7 @@ def run_suite(
     workers: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    executor_options: dict[str, Any] | None = None,
     overwrite: Overwrite = "missing",
     device: str | None = None,
     progress: bool = True,
@@ -170,8 +171,8 @@ def run_suite(
     plan = make_plan(suite, out, device=device)
     dev = next((u.device for u in plan.units), device or "cpu")
     todo, cached = select_units(plan, store, overwrite)
-    if workers is None:
-        workers = default_workers(todo, str(dev))
+    if workers is None:  # (Slurm: at most slurm.DEFAULT_MAX_JOBS jobs queued at once)
+        workers = 0 if executor == "slurm" else default_workers(todo, str(dev))
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = RunSummary(run_id=run_id, out=out, store=store.path, total=len(plan.units), cached=len(cached))
     summary.skipped_methods = plan.skipped
@@ -188,6 +189,7 @@ def run_suite(
         "platform": platform.platform(),
         "device": _device_info(str(dev)),
         "executor": executor,
+        **({"executor_options": executor_options} if executor_options else {}),
         "workers": workers,
         "overwrite": overwrite,
         "skipped_methods": plan.skipped,
@@ -214,9 +216,12 @@ def run_suite(
     stage_last: dict[str, float] = {}
     status = "finished"
     try:
+        if executor == "slurm":  # job logs beside the results unless told otherwise
+            executor_options = {"folder": out / "work" / "slurm", **(executor_options or {})}
         _execute(
-            plan, todo, cached, store, run_id, summary, workers, executor, address, progress, stage_first, stage_last
-        )
+            plan, todo, cached, store, run_id, summary, workers, executor, address, progress, stage_first, stage_last,
+            executor_options,
+        )  # fmt: skip
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -285,6 +290,7 @@ def _execute(
     progress: bool,
     stage_first: dict[str, float],
     stage_last: dict[str, float],
+    executor_options: dict[str, Any] | None = None,
 ) -> None:
     from ivifbench.benchmarks.executors import make_executor
 
@@ -305,7 +311,7 @@ def _execute(
     if not todo:
         return
     bars = _Progress(progress, {s: counts[s]["to_run"] for s in STAGES}, {s: counts[s]["cached"] for s in STAGES})
-    ex = make_executor(executor_kind, workers, address)
+    ex = make_executor(executor_kind, workers, address, executor_options)
     in_flight: set[str] = set()
 
     def record(key: str, rec: dict[str, Any]) -> None:
