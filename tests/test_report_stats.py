@@ -6,6 +6,7 @@ import doctest
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sps
 
@@ -123,3 +124,62 @@ def test_rank_stability() -> None:
     assert "d" not in rank_stability(methods, [Column(m3, True, "d1")], n_resamples=50)
     with pytest.raises(ValueError, match="rows"):
         rank_stability(methods, [Column(m1[:2], True, "d1")])
+
+
+def _tidy_images(n: int = 25) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    rows = []
+    for ds in ("tno", "msrs"):
+        base = rng.normal(5, 1, n)
+        shift = {"strong": 1.0, "twin": 1.0 + 1e-3, "weak": -1.0}
+        for m, s in shift.items():
+            noise = rng.normal(0, 0.3 if m == "twin" else 0.05, n)
+            for i in range(n):
+                for metric, sign in (("EN", 1.0), ("MSE", -1.0)):
+                    rows.append((m, ds, "test", f"{i:03d}", metric, "canonical", sign * (base[i] + s + noise[i])))
+    return pd.DataFrame(rows, columns=["method", "dataset", "split", "image", "metric", "convention", "value"])
+
+
+def test_fusion_significance_and_stability_from_tidy_frames() -> None:
+    from ivifbench.reports.significance import (
+        LeaderboardColumn,
+        fusion_significance,
+        leaderboard_stability,
+        stability_text,
+        task_intervals,
+    )
+
+    img = _tidy_images()
+    sig = fusion_significance(img, {"EN": True, "MSE": False}, n_resamples=300)
+    assert len(sig) == 2 * 2 * 3
+    en = sig[(sig.dataset == "tno") & (sig.metric == "EN")].set_index("method")
+    assert not en.loc["weak", "tied"] and en.loc["weak", "p_holm"] < 0.05
+    assert en.loc[["strong", "twin"], "tied"].all() and en.best.sum() == 1
+    g = img[(img.dataset == "tno") & (img.metric == "EN")]
+    vals = {m: g[g.method == m].sort_values("image").value.to_numpy() for m in ("strong", "twin", "weak")}
+    ref = compare_to_best(vals, True)
+    assert en.loc["weak", "p_holm"] == pytest.approx(ref["weak"].p_holm)
+    assert (en.loc["weak", "ci_low"], en.loc["weak", "ci_high"]) == bootstrap_ci(vals["weak"], n_resamples=300)
+    mse = sig[(sig.dataset == "tno") & (sig.metric == "MSE")].set_index("method")
+    assert not mse.loc["weak", "tied"]  # lower is better: "weak" has the largest MSE
+    cols = [
+        LeaderboardColumn("fusion", (ds, "test", "canonical"), m, m == "EN")
+        for ds in ("tno", "msrs")
+        for m in ("EN", "MSE")
+    ]
+    seeds = pd.DataFrame(
+        [
+            (m, "m3fd", "detection", "quick", s, "mAP50", v + s * 0.01)
+            for m, v in (("strong", 0.5), ("twin", 0.49), ("weak", 0.1))
+            for s in (0, 1, 2)
+        ],
+        columns=["method", "dataset", "task", "protocol", "seed", "metric", "value"],
+    )
+    cols.append(LeaderboardColumn("task", ("m3fd", "detection", "quick"), "mAP50", True))
+    st = leaderboard_stability(["strong", "twin", "weak"], cols, img, seeds, n_resamples=300)
+    assert (st["weak"].rank, st["weak"].low, st["weak"].high) == (3, 3, 3) and stability_text(
+        st["weak"]
+    ) == "3 (always)"
+    assert st["strong"].low == 1 and st["twin"].high == 2
+    ti = task_intervals(seeds).set_index("method")
+    assert ti.loc["weak", "ci_low"] < 0.11 < ti.loc["weak", "ci_high"]
