@@ -44,10 +44,11 @@ class RunSummary:
     report_seconds: float = 0.0
     skipped_methods: dict[str, str] = field(default_factory=dict)
     reports: list[Path] = field(default_factory=list)
+    report_error: str | None = None  # why the report could not be written (the results are in the store)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.report_error else 0
 
 
 def _device_info(device: str) -> dict[str, Any]:
@@ -247,8 +248,9 @@ def run_suite(
                 summary.reports = write_reports(
                     store.path, out / "report", formats=suite.report.formats, grid_images=suite.report.grid_images
                 )
-            except Exception as exc:  # the results are safe in the store; a report problem must not hide them
-                say(f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
+            except Exception as exc:  # the results are safe in the store; the run still fails (exit 1), saying so
+                summary.report_error = f"{type(exc).__name__}: {exc}"
+                say(f"error: the report could not be written ({summary.report_error}); the results are in the store; "
                     f"retry with: ivifbench report --results {out}")  # fmt: skip
             summary.report_seconds = time.time() - t_rep
             summary.seconds = time.time() - t0
@@ -392,6 +394,8 @@ def summary_text(summary: RunSummary) -> str:
             f"tracebacks: ivifbench report --results {summary.out} --failures  (or the units table of {summary.store})"
         )
         lines.append(f"worker output of each unit: {summary.out / 'logs'}")
+    if summary.report_error:
+        lines.append(f"report NOT written ({summary.report_error}); retry: ivifbench report --results {summary.out}")
     lines.append(f"results: {summary.store}")
     for p in summary.reports:
         lines.append(f"report:  {p}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 
@@ -355,6 +356,12 @@ _SPECS = (
     ),
 )
 
+# decimals a report shows; left out (None) where the magnitude depends on the convention (MSE: 0–255² or [0, 1])
+_DECIMALS = {"EN": 3, "SD": 2, "SF": 2, "AG": 3, "EI": 2, "MI": 3, "NMI": 3, "CE": 3, "RMSE": 2, "PSNR": 2, "CC": 3,
+             "SCD": 3, "VIF": 3, "Qabf": 3, "Nabf": 4, "Nabf_petrovic": 4, "SSIM": 3, "MS_SSIM": 3, "Qy": 3, "Qc": 3,
+             "Qw": 3, "Qcb": 3, "Qcv": 1, "FMI_pixel": 3, "FMI_dct": 3, "FMI_w": 3, "VIFF": 3, "MEF_SSIM": 3,
+             "Qp": 3}  # fmt: skip
+_SPECS = tuple(dataclasses.replace(s, decimals=_DECIMALS.get(s.name, s.decimals)) for s in _SPECS)
 ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
 """The built-in metrics in presentation order (plugins follow, sorted)."""
 

@@ -26,6 +26,8 @@ class MetricSpec:
         conventions: convention name → keyword options for ``fn`` that reproduce that toolkit.
         needs_sources: False for no-reference metrics (EN, SD, SF, AG, EI), which only look at the fused image.
         notes: what a reader should know (quirks kept, degenerate cases).
+        decimals: decimals a report shows (None: chosen from the values, about three significant digits); a
+            suite's ``report.decimals`` overrides it.
         version: bumped whenever the values the metric computes change; stored with every value, and (through
             :data:`ivifbench.metrics.METRICS_VERSION`) part of a sweep's cache key, so old values are never reused.
     """
@@ -40,6 +42,7 @@ class MetricSpec:
     needs_sources: bool = True
     notes: str = ""
     version: int = 1
+    decimals: int | None = None
 
     def options(self, convention: str) -> Mapping[str, Any]:
         """The keyword options of ``convention``; a clear error if this metric has no such variant."""

@@ -17,8 +17,16 @@ def report(
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: RESULTS/report)."),
     grid_images: int = typer.Option(3, "--grid-images", help="Pairs per dataset in the HTML fused-image grid."),
     failures: bool = typer.Option(False, "--failures", help="Print the failed units with their tracebacks and exit."),
+    suite: str = typer.Option(None, "--suite", help="Show what the latest run of this suite names."),
+    run: str = typer.Option(None, "--run", help="Show what this run's suite named (a run id from the store)."),
+    methods: str = typer.Option(None, "--methods", help="Only these methods (comma-separated)."),
+    everything: bool = typer.Option(False, "--all", help="Every result in the store, from every run and suite."),
 ) -> None:
-    """Build report tables (md, tex, csv, html) from a results store."""
+    """Build report tables (md, tex, csv, html) from a results store.
+
+    By default the report shows what the latest run's suite names (its methods, datasets, tasks and conventions);
+    --suite, --run, --methods and --all choose otherwise. The header states the scope.
+    """
     from ivifbench.errors import IvifError
     from ivifbench.reports import write_reports
 
@@ -43,5 +51,7 @@ def report(
     if bad:
         raise IvifError(f"unknown format(s) {', '.join(bad)}; choose from md, tex, csv, html")
     dest = out or db.parent / "report"
-    for p in write_reports(db, dest, formats=formats, grid_images=grid_images):
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    scope = {"suite": suite, "run_id": run, "methods": chosen, "everything": everything}
+    for p in write_reports(db, dest, formats=formats, grid_images=grid_images, **scope):
         typer.echo(str(p))

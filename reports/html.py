@@ -1,11 +1,11 @@
-"""A static, single-file HTML report: tables, a bar chart per metric, a radar chart per method, and a grid of fused
-images per dataset with their sources. Every figure and image is embedded (data URIs), so it opens without a server.
+"""A static, single-file HTML report: tables, dot plots per dataset × convention (one colour per method in every
+chart), a radar chart per method, and a grid of fused images per dataset with their sources. Every figure and image
+is embedded (data URIs), so it opens without a server.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 from pathlib import Path
@@ -13,21 +13,40 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ivifbench.reports.render import _extra_cell, arrow, cell, failure_lines, run_lines, skipped_lines
+from ivifbench.reports.cells import cell_text, table_cells
+from ivifbench.reports.escape import htm
+from ivifbench.reports.render import (
+    _extra_cell,
+    all_tables,
+    arrow,
+    extra_columns,
+    failure_lines,
+    has_rank,
+    run_lines,
+    skipped_lines,
+)
 from ivifbench.reports.tables import Report, Table
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1400px;color:#222;padding:0 1.5rem}
 h1{margin-bottom:.2rem} h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem} th,td{padding:.25rem .6rem;text-align:right}
+.tw{overflow-x:auto;max-width:100%} table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
+th,td{padding:.25rem .45rem;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 th:first-child,td:first-child{text-align:left} thead th{border-bottom:2px solid #333} tbody tr:last-child td{border-bottom:2px solid #333}
 table.lb th:nth-child(2),table.lb td:nth-child(2){text-align:left}
-td.best{font-weight:bold} td.second{text-decoration:underline} .note{color:#555;font-size:.85rem;margin:.2rem 0}
-.figs{display:flex;flex-wrap:wrap;gap:1rem} .figs img{border:1px solid #eee}
-.grid{border-collapse:collapse} .grid td,.grid th{padding:2px;text-align:center;font-size:.8rem} .grid img{display:block;max-width:180px}
-.meta{color:#444;font-size:.9rem} .warn{color:#a40}
+td.best{font-weight:bold} td.second{text-decoration:underline} .note{color:#555;font-size:.85rem;margin:.2rem 0;max-width:75rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(640px,1fr));gap:1rem}
+.charts figure{margin:0} .charts img{width:100%;height:auto;border:1px solid #eee}
+.charts figcaption{font-size:.85rem;color:#444}
+.radars{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:.5rem} .radars img{width:100%;height:auto}
+.gridbox{overflow:auto;max-width:100%;max-height:80vh;border:1px solid #ddd;margin:.5rem 0}
+.grid{border-collapse:collapse;margin:0} .grid td,.grid th{padding:2px;text-align:center;font-size:.8rem;white-space:normal}
+.grid th{position:sticky;top:0;background:#fff} .grid img{display:block;width:150px;height:auto}
+.meta{color:#444;font-size:.9rem} .warn{color:#a40} .legend span{display:inline-block;margin-right:1rem;font-size:.85rem}
+.legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:50%;margin-right:.3rem;vertical-align:middle}
 """
 
+# the browser test reads these attributes; nothing is shown
 _CHECK = """
 <script>
 window.addEventListener('load', function () {
@@ -36,7 +55,8 @@ window.addEventListener('load', function () {
   var p = document.getElementById('render-check');
   p.setAttribute('data-images', imgs.length); p.setAttribute('data-images-ok', ok);
   p.setAttribute('data-tables', document.querySelectorAll('table').length);
-  p.textContent = ok + ' of ' + imgs.length + ' images rendered';
+  p.setAttribute('data-page-width', document.documentElement.scrollWidth);
+  p.setAttribute('data-view-width', window.innerWidth);
 });
 </script>
 """
@@ -53,79 +73,124 @@ def _png(fig: object) -> str:
 
 def _img(uri: str, alt: str, width: int | None = None) -> str:
     w = f' width="{width}"' if width else ""
-    return f'<img src="{uri}" alt="{html.escape(alt)}"{w}>'
+    return f'<img src="{uri}" alt="{htm(alt)}"{w}>'
 
 
 def html_table(t: Table) -> str:
     cols = list(t.values.columns)
-    extra_cols = [c for c in (t.extra.columns if t.extra is not None else []) if c != "rank"]
-    head = ["Method", *[f"{c}{arrow(t.directions.get(c))}" for c in cols], *extra_cols]
-    if t.extra is not None:
+    extra = extra_columns(t)
+    head = ["Method", *[f"{t.label(c)}{arrow(t.directions.get(c))}" for c in cols], *extra]
+    if has_rank(t):
         head = ["Rank", *head]
-    out = [f'<table class="{"lb" if t.extra is not None else "t"}" id="{html.escape(t.key)}"><thead><tr>']
-    out += [f"<th>{html.escape(h)}</th>" for h in head]
+    out = [f'<div class="tw"><table class="{"lb" if has_rank(t) else "t"}" id="{htm(t.key)}"><thead><tr>']
+    out += [f"<th>{htm(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
-    best = {c: t.best_two(c) for c in cols}
+    cells = table_cells(t)
     for m in t.values.index:
         out.append("<tr>")
-        if t.extra is not None:
-            out.append(f"<td>{_extra_cell(t.extra.at[m, 'rank'], 'rank')}</td>")
-        out.append(f"<td>{html.escape(m + t.row_flags.get(m, ''))}</td>")
+        if has_rank(t):
+            out.append(f"<td>{_extra_cell(t.extra.at[m, 'rank'], 'rank')}</td>")  # type: ignore[union-attr]
+        out.append(f"<td>{htm(t.row_label(m) + t.row_flags.get(m, ''))}</td>")
         for c in cols:
-            b, sec = best[c]
-            cls = "best" if m in b else "second" if m in sec else ""
-            txt = html.escape(cell(t, m, c) + t.flags.get((m, c), ""))
-            out.append(f'<td class="{cls}">{txt}</td>' if cls else f"<td>{txt}</td>")
-        for c in extra_cols:
+            cl = cells[(m, c)]
+            mean, std = cell_text(cl)
+            txt = htm((f"{mean} ± {std}" if std else mean) + cl.flag)
+            out.append(f'<td class="{cl.mark}">{txt}</td>' if cl.mark else f"<td>{txt}</td>")
+        for c in extra:
             out.append(f"<td>{_extra_cell(t.extra.at[m, c], c)}</td>")  # type: ignore[union-attr]
         out.append("</tr>")
-    out.append("</tbody></table>")
-    out += [f'<p class="note">{html.escape(n)}</p>' for n in t.notes]
+    out.append("</tbody></table></div>")
+    out += [f'<p class="note">{htm(n)}</p>' for n in t.notes]
     return "".join(out)
 
 
-def _bar_charts(rep: Report) -> list[str]:
+def method_colours(rep: Report) -> dict[str, str]:
+    """One colour per method, the same in every chart (methods in display order, tab10 then tab20)."""
+    from matplotlib import colormaps
+
+    names = set(rep.fusion.method) | set(rep.tasks.method)
+    ordered = rep.method_order(names)
+    cmap = colormaps["tab10" if len(ordered) <= 10 else "tab20"]
+    n = cmap.N
+    from matplotlib.colors import to_hex
+
+    return {m: to_hex(cmap(i % n)) for i, m in enumerate(ordered)}
+
+
+def _legend(rep: Report, colours: dict[str, str]) -> str:
+    return (
+        '<p class="legend">'
+        + "".join(f'<span><i style="background:{c}"></i>{htm(rep.display.name(m))}</span>' for m, c in colours.items())
+        + "</p>"
+    )
+
+
+def _dot_panel(
+    title: str, frame: pd.DataFrame, methods: list[str], colours: dict[str, str], rep: Report, ncols: int = 4
+) -> str | None:
+    """One figure: a dot plot per metric (mean ± std per method, axis fitted to the values, not from 0)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figs = []
-    f = rep.fusion
-    for metric, g in f.groupby("metric", sort=True):
-        labels = [f"{d}" if g[g.dataset == d].split.nunique() == 1 else f"{d}/{s}" for d, s in
-                  g[["dataset", "split"]].drop_duplicates().itertuples(index=False)]  # fmt: skip
-        keys = list(g[["dataset", "split"]].drop_duplicates().itertuples(index=False, name=None))
-        methods = sorted(g.method.unique())
-        width = 0.8 / max(1, len(methods))
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 0.5 * len(keys) * max(1, len(methods)) * 0.6), 3.0))
-        x = np.arange(len(keys))
-        for i, m in enumerate(methods):
-            gm = g[g.method == m].set_index(["dataset", "split"])
-            vals = [gm["mean"].get(k, np.nan) for k in keys]
-            err = [gm["std"].get(k, 0.0) for k in keys]
-            ax.bar(x + (i - (len(methods) - 1) / 2) * width, vals, width, yerr=err, label=m, capsize=2)
+    metrics = list(dict.fromkeys(frame.metric))
+    if not metrics:
+        return None
+    ncols = min(ncols, len(metrics))
+    nrows = math.ceil(len(metrics) / ncols)
+    height = 0.5 + 0.22 * len(methods)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.6 * ncols + 1.0, height * nrows + 0.4), squeeze=False, sharey=True
+    )
+    y = {m: i for i, m in enumerate(reversed(methods))}
+    for k, metric in enumerate(metrics):
+        ax = axes[k // ncols][k % ncols]
+        g = frame[(frame.metric == metric) & frame.method.isin(list(y)) & frame["mean"].notna()]
+        ys = [y[m] for m in g.method]
+        cs = [colours.get(m, "#333") for m in g.method]
+        mean, std = g["mean"].to_numpy(float), g["std"].fillna(0).to_numpy(float)
+        ax.hlines(ys, mean - std, mean + std, colors=cs, linewidth=1.2)  # one call per panel: fast at 10+ methods
+        ax.scatter(mean, ys, c=cs, s=22, zorder=3)
         hib = g.higher_is_better.dropna()
-        ax.set_title(f"{metric}{arrow(bool(hib.iloc[0]) if len(hib) else None)}")
-        ax.set_xticks(x, labels)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-        figs.append(_img(_png(fig), f"bar chart {metric}"))
+        ax.set_title(f"{rep.display.name(metric)}{arrow(bool(hib.iloc[0]) if len(hib) else None)}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", color="#eee")
+        ax.margins(x=0.15)
+    for k in range(len(metrics), nrows * ncols):
+        axes[k // ncols][k % ncols].axis("off")
+    for row in axes:
+        row[0].set_yticks(list(y.values()), [rep.display.name(m) for m in y], fontsize=8)
+    fig.tight_layout()
+    return f"<figure>{_img(_png(fig), title)}<figcaption>{htm(title)}</figcaption></figure>"
+
+
+def _charts(rep: Report, colours: dict[str, str]) -> list[str]:
+    out = []
+    f = rep.fusion
+    if not f.empty:
+        for (ds, split, conv), g in f.groupby(["dataset", "split", "convention"], sort=True):
+            methods = rep.method_order(g.method.unique())
+            table = next((t for t in rep.tables if t.key == f"fusion-{ds}-{split}-{conv}"), None)
+            if table is not None:  # the table's metric order (the catalogue's), not alphabetical
+                rank = {c: i for i, c in enumerate(table.values.columns)}
+                g = g.assign(_o=g.metric.map(lambda c, r=rank: r.get(c, len(r)))).sort_values("_o", kind="stable")
+            title = f"{rep.display.name(ds)} ({split}), convention {conv}"
+            fig = _dot_panel(title, g, methods, colours, rep)
+            if fig:
+                out.append(fig)
     t = rep.tasks
     if not t.empty:
-        for (task, metric), g in t.groupby(["task", "metric"], sort=True):
-            if "/" in metric:
-                continue
-            fig, ax = plt.subplots(figsize=(4.0, 3.0))
-            g = g.sort_values("method")
-            ax.bar(g.dataset + " · " + g.method, g["mean"], yerr=g["std"].fillna(0), capsize=2, color="#4a7")
-            hib = g.higher_is_better.dropna()
-            ax.set_title(f"{task} {metric}{arrow(bool(hib.iloc[0]) if len(hib) else None)}")
-            ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-            figs.append(_img(_png(fig), f"bar chart {task} {metric}"))
-    return figs
+        for (task, ds, proto), g in t.groupby(["task", "dataset", "protocol"], sort=True):
+            g = g[~g.metric.str.contains("/")]
+            methods = rep.method_order(g.method.unique())
+            fig = _dot_panel(f"{task} on {rep.display.name(ds)} ({proto})", g, methods, colours, rep)
+            if fig:
+                out.append(fig)
+    return out
 
 
-def _radars(rep: Report) -> list[str]:
+def _radars(rep: Report, colours: dict[str, str]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,16 +213,17 @@ def _radars(rep: Report) -> list[str]:
         return []
     angles = np.linspace(0, 2 * math.pi, len(metrics), endpoint=False).tolist()
     out = []
-    for m in n.index:
+    for m in rep.method_order(n.index):
         vals = n.loc[m].fillna(0).tolist()
+        colour = colours.get(m, "#c33")
         fig = plt.figure(figsize=(2.8, 2.8))
         ax = fig.add_subplot(111, polar=True)
-        ax.plot([*angles, angles[0]], [*vals, vals[0]], color="#c33")
-        ax.fill([*angles, angles[0]], [*vals, vals[0]], color="#c33", alpha=0.25)
-        ax.set_xticks(angles, metrics, fontsize=7)
+        ax.plot([*angles, angles[0]], [*vals, vals[0]], color=colour)
+        ax.fill([*angles, angles[0]], [*vals, vals[0]], color=colour, alpha=0.25)
+        ax.set_xticks(angles, [rep.display.name(x) for x in metrics], fontsize=7)
         ax.set_yticks([0.5, 1.0], ["", ""])
         ax.set_ylim(0, 1)
-        ax.set_title(m, fontsize=9)
+        ax.set_title(rep.display.name(m), fontsize=9)
         out.append(_img(_png(fig), f"radar {m}"))
     return out
 
@@ -186,15 +252,15 @@ def _grids(rep: Report, per_dataset: int) -> list[str]:
     for ds, g in fz.groupby("dataset", sort=True):
         split = sorted(g.split.unique(), key=lambda s: (s not in ("test", "val"), s))[0]
         g = g[g.split == split]
-        methods = sorted(g.method.unique())
-        images = sorted(g.image.unique())[:per_dataset]
-        rows = ['<table class="grid"><thead><tr><th>image</th><th>infrared</th><th>visible</th>']
-        rows += [f"<th>{html.escape(m)}</th>" for m in methods]
+        methods = rep.method_order(g.method.unique())
+        images = sorted(g.image.unique(), key=lambda s: (s.lower(), s))[:per_dataset]
+        rows = ['<div class="gridbox"><table class="grid"><thead><tr><th>image</th><th>infrared</th><th>visible</th>']
+        rows += [f"<th>{htm(rep.display.name(m))}</th>" for m in methods]
         rows.append("</tr></thead><tbody>")
         for img in images:
             gi = g[g.image == img].set_index("method")
             first = gi.iloc[0]
-            rows.append(f"<tr><td>{html.escape(img)}</td>")
+            rows.append(f"<tr><td>{htm(img)}</td>")
             for src, label in ((first.ir_path, "infrared"), (first.vis_path, "visible")):
                 uri = _thumb(src)
                 rows.append(f"<td>{_img(uri, f'{label} {img}') if uri else '—'}</td>")
@@ -202,50 +268,61 @@ def _grids(rep: Report, per_dataset: int) -> list[str]:
                 uri = _thumb(gi.path.get(m)) if m in gi.index else None
                 rows.append(f"<td>{_img(uri, f'{m} {img}') if uri else '—'}</td>")
             rows.append("</tr>")
-        rows.append("</tbody></table>")
-        out.append(f"<h3>{html.escape(ds)} ({html.escape(split)})</h3>" + "".join(rows))
+        rows.append("</tbody></table></div>")
+        out.append(f"<h3>{htm(rep.display.name(ds))} ({htm(split)})</h3>" + "".join(rows))
     return out
 
 
 def render_html(rep: Report, grid_images: int = 3) -> str:
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>ivifbench report</title>",
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><title>ivifbench report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>ivifbench report</h1>",
     ]
-    parts += [f'<p class="meta">{html.escape(s)}</p>' for s in run_lines(rep)]
-    parts += [f'<p class="warn">{html.escape(s)}</p>' for s in skipped_lines(rep)]
+    parts += [f'<p class="meta">{htm(s)}</p>' for s in run_lines(rep)]
+    parts += [f'<p class="warn">{htm(s)}</p>' for s in skipped_lines(rep)]
     fl = failure_lines(rep)
     if fl:
-        parts.append(f'<p class="warn">{html.escape(fl[0])}</p><ul>')
-        parts += [f"<li>{html.escape(s)}</li>" for s in fl[1:]]
+        parts.append(f'<p class="warn">{htm(fl[0])}</p><ul>')
+        parts += [f"<li>{htm(s)}</li>" for s in fl[1:]]
         parts.append("</ul>")
     if rep.leaderboard is not None:
         parts += ["<h2>Leaderboard</h2>", html_table(rep.leaderboard)]
     else:
         parts.append("<p>No results in the store yet.</p>")
     parts.append(
-        '<p class="note">Best per column in <b>bold</b>, second <u>underlined</u> (by each metric\'s direction).</p>'
+        '<p class="note">Best per column in <b>bold</b>, second <u>underlined</u> (by each metric\'s direction; none '
+        "where all tie).</p>"
     )
-    for t in rep.tables:
-        parts += [f"<h2>{html.escape(t.title)}</h2>", html_table(t)]
-    bars = _bar_charts(rep)
-    if bars:
-        parts += ["<h2>Charts per metric</h2>", '<div class="figs">', *bars, "</div>"]
-    radars = _radars(rep)
+    for t in all_tables(rep):
+        parts += [f"<h2>{htm(t.title)}</h2>", html_table(t)]
+    colours = method_colours(rep) if not (rep.fusion.empty and rep.tasks.empty) else {}
+    charts = _charts(rep, colours)
+    if charts:
+        parts += [
+            "<h2>Charts</h2>",
+            '<p class="note">Mean ± std per method; each axis spans that metric\'s values (it does not start at 0), '
+            "so small differences show.</p>",
+            _legend(rep, colours),
+            '<div class="charts">',
+            *charts,
+            "</div>",
+        ]
+    radars = _radars(rep, colours)
     if radars:
         parts += [
             "<h2>Profile per method</h2>",
-            '<p class="note">Each fusion metric min–max normalised across methods per dataset (outward is better), '
-            "averaged over datasets.</p>",
-            '<div class="figs">',
+            '<p class="note">Each fusion metric min–max normalised across methods per dataset and convention (outward'
+            " is better), averaged.</p>",
+            '<div class="radars">',
             *radars,
             "</div>",
         ]
     grids = _grids(rep, grid_images)
     if grids:
         parts += ["<h2>Fused images</h2>", *grids]
-    parts.append('<p id="render-check" class="note"></p>')
+    parts.append('<p id="render-check" hidden></p>')
     parts.append(_CHECK)
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -1,4 +1,8 @@
-"""Markdown, LaTeX (booktabs) and CSV renderers over :mod:`ivifbench.reports.tables`."""
+"""Markdown, LaTeX (booktabs) and CSV renderers over :mod:`ivifbench.reports.tables`.
+
+Cell values come from :func:`ivifbench.reports.cells.table_cells`; these functions only write them. Every user string
+goes through :mod:`ivifbench.reports.escape`.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from ivifbench.reports.cells import Cell, cell_text, table_cells
+from ivifbench.reports.escape import md, one_line, tex
 from ivifbench.reports.tables import Report, Table
-
-
-def fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    v = float(v)
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-        return f"{v:.3g}"
-    return f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}"
-
-
-def fmt_std(v: Any) -> str:
-    v = float(v)
-    if v == 0:
-        return "0"
-    return f"{v:.2g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
 def arrow(hib: bool | None) -> str:
@@ -33,36 +21,47 @@ def arrow(hib: bool | None) -> str:
 
 
 def cell(t: Table, method: str, col: str) -> str:
-    v = t.values.at[method, col]
-    if pd.isna(v):
-        return "—"
-    s = fmt(v)
-    if t.std is not None and col in t.std.columns and method in t.std.index and not pd.isna(t.std.at[method, col]):
-        s += f" ± {fmt_std(t.std.at[method, col])}"
-    return s
+    """One cell as plain text: 'mean ± std' with the column's decimals, or '—'."""
+    mean, std = cell_text(table_cells(t)[(method, col)])
+    return f"{mean} ± {std}" if std else mean
 
 
 def _extra_cell(v: Any, col: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    if col == "rank":
+    if col in ("rank", "max change") or (col not in ("Borda", "Borda (fusion)", "mean rank") and float(v).is_integer()):
         return str(int(v))
     return f"{float(v):.1f}" if col != "mean rank" else f"{float(v):.2f}"
 
 
+def extra_columns(t: Table) -> list[str]:
+    """The extra columns shown after the values ('rank' goes first, as 'Rank')."""
+    return [c for c in (t.extra.columns if t.extra is not None else []) if c != "rank"]
+
+
+def has_rank(t: Table) -> bool:
+    return t.extra is not None and "rank" in t.extra.columns
+
+
+def scope_line(rep: Report) -> str:
+    return f"Scope: {rep.scope.label}."
+
+
 def run_lines(rep: Report) -> list[str]:
+    """The header: the run the scope comes from (plain text; each renderer escapes it)."""
     run = rep.run
+    out = [scope_line(rep)]
     if not run:
-        return []
+        return out
     man = run.get("manifest", {})
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.get("started") or 0))
     v = man.get("versions", {})
     dev = man.get("device", {})
-    out = [
+    out.append(
         f"Suite '{run.get('suite')}' v{run.get('suite_version')}, run {run.get('run_id')} ({when}, {run.get('status')}); "
         f"ivifbench {v.get('ivifbench', '?')}, torch {v.get('torch', '?')}, git {man.get('git_revision') or 'n/a'}; "
         f"device {dev.get('device', '?')}{' (' + dev['gpu'] + ')' if dev.get('gpu') else ''} on {man.get('host', '?')}."
-    ]
+    )
     return out
 
 
@@ -81,136 +80,217 @@ def failure_lines(rep: Report, limit: int = 20) -> list[str]:
             if r.kind == "task"
             else f"{r.kind} {r.method}/{r.dataset}/{r.split}"
         )
-        lines.append(f"{what}: {r.error}")
+        lines.append(f"{what}: {one_line(r.error)}")
     return lines
+
+
+def all_tables(rep: Report) -> list[Table]:
+    return [*rep.tables, *rep.sensitivity]
 
 
 # ---------------------------------------------------------------------------------------------------------------- md
 
 
+def _md_cell(c: Cell) -> str:
+    mean, std = cell_text(c)
+    s = f"{mean} ± {std}" if std else mean
+    s += c.flag
+    if c.mark == "best":
+        return f"**{s}**"
+    if c.mark == "second":
+        return f"_{s}_"
+    return s
+
+
 def md_table(t: Table) -> str:
     cols = list(t.values.columns)
-    head = ["Method", *[f"{c}{arrow(t.directions.get(c))}" for c in cols]]
-    if t.extra is not None:
-        head = ["Rank", "Method", *head[1:], *[c for c in t.extra.columns if c != "rank"]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
-    best = {c: t.best_two(c) for c in cols}
+    extra = extra_columns(t)
+    head = ["Method", *[md(f"{t.label(c)}{arrow(t.directions.get(c))}") for c in cols], *[md(c) for c in extra]]
+    if has_rank(t):
+        head = ["Rank", *head]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] * (1 + has_rank(t)) + ["---:"] * (len(head) - 1 - has_rank(t))) + "|"]  # fmt: skip
+    cells = table_cells(t)
     for m in t.values.index:
-        row = []
-        for c in cols:
-            s = cell(t, m, c)
-            s += t.flags.get((m, c), "")
-            b, sec = best[c]
-            if m in b:
-                s = f"**{s}**"
-            elif m in sec:
-                s = f"_{s}_"
-            row.append(s)
-        name = f"{m}{t.row_flags.get(m, '')}"
+        row = [md(f"{t.row_label(m)}{t.row_flags.get(m, '')}"), *[_md_cell(cells[(m, c)]) for c in cols]]
         if t.extra is not None:
             ex = t.extra.loc[m]
-            lines.append(
-                "| " + " | ".join([_extra_cell(ex["rank"], "rank"), name, *row,
-                                   *[_extra_cell(ex[c], c) for c in t.extra.columns if c != "rank"]]) + " |"
-            )  # fmt: skip
-        else:
-            lines.append("| " + " | ".join([name, *row]) + " |")
+            row += [_extra_cell(ex[c], c) for c in extra]
+            if has_rank(t):
+                row = [_extra_cell(ex["rank"], "rank"), *row]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
 def render_md(rep: Report) -> str:
     out = ["# ivifbench leaderboard", ""]
-    out += [*run_lines(rep), ""]
+    out += [*(md(s) for s in run_lines(rep)), ""]
     if rep.leaderboard is not None:
         out += ["## Leaderboard", "", md_table(rep.leaderboard), ""]
-        out += [f"{n}" for n in rep.leaderboard.notes] + [""]
+        out += [md(n) for n in rep.leaderboard.notes] + [""]
     else:
         out += ["No results in the store yet.", ""]
-    out.append("Best per column in **bold**, second in _italics_ (by each metric's direction).")
+    out.append("Best per column in **bold**, second in _italics_ (by each metric's direction; none where all tie).")
     out.append("")
-    for t in rep.tables:
-        out += [f"## {t.title}", "", md_table(t), "", *t.notes, ""]
+    for t in all_tables(rep):
+        out += [f"## {md(t.title)}", "", md_table(t), "", *(md(n) for n in t.notes), ""]
     sk = skipped_lines(rep)
     if sk:
-        out += ["## Skipped", ""] + [f"- {s}" for s in sk] + [""]
+        out += ["## Skipped", ""] + [f"- {md(s)}" for s in sk] + [""]
     fl = failure_lines(rep)
     if fl:
-        out += ["## Failures", "", fl[0], ""] + [f"- {s}" for s in fl[1:]] + [""]
+        out += ["## Failures", "", md(fl[0]), ""] + [f"- {md(s)}" for s in fl[1:]] + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
 # --------------------------------------------------------------------------------------------------------------- tex
 
-_TEX_ESC = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-            "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "±": r"$\pm$", "†": r"$^\dagger$", "—": "--",
-            "↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "·": r"$\cdot$"}  # fmt: skip
+# Widths (pt) for sizing tables at \footnotesize (8 pt Computer Modern): a paper's column (CVPR/ICCV 3.25 in; IEEE and
+# ACM are a little wider), its text width, and a landscape page's text height.
+TEX_WIDTH = {"split": 234.0, "wide": 496.0, "landscape": 650.0}
+_TABCOLSEP = 3.0
 
 
-def tex_escape(s: str) -> str:
-    return "".join(_TEX_ESC.get(ch, ch) for ch in str(s))
+def _text_width(s: str) -> float:
+    w = 0.0
+    for ch in s:
+        w += 4.0 if ch.isdigit() else 2.2 if ch in ".,:;'" else 6.0 if ch.isupper() else 4.2 if ch.isalpha() else 4.5
+    return w
 
 
-def tex_table(t: Table) -> str:
-    cols = list(t.values.columns)
-    extra_cols = [c for c in (t.extra.columns if t.extra is not None else []) if c != "rank"]
-    ncol = 1 + len(cols) + len(extra_cols) + (1 if t.extra is not None else 0)
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\small",
-        rf"\caption{{{tex_escape(t.title)}}}",
-        rf"\label{{tab:{t.key}}}",
-        r"\resizebox{\linewidth}{!}{%",
-        r"\begin{tabular}{" + ("r" if t.extra is not None else "") + "l" + "r" * (len(cols) + len(extra_cols)) + "}",
-        r"\toprule",
-    ]
-    head = [
-        "Method",
-        *[tex_escape(f"{c}{arrow(t.directions.get(c))}") for c in cols],
-        *[tex_escape(c) for c in extra_cols],
-    ]
-    if t.extra is not None:
-        head = ["Rank", *head]
-    lines.append(" & ".join(head) + r" \\")
-    lines.append(r"\midrule")
-    best = {c: t.best_two(c) for c in cols}
+def _head_lines(label: str, width: float = 50.0) -> list[str]:
+    """A header broken into lines of about ``width`` pt at word boundaries (no header widens a column by itself)."""
+    words = label.split(" ")
+    lines: list[str] = []
+    for w in words:
+        if lines and _text_width(lines[-1] + " " + w) <= width:
+            lines[-1] += " " + w
+        else:
+            lines.append(w)
+    return lines
+
+
+def _tex_head(label: str) -> str:
+    lines = _head_lines(label)
+    if len(lines) == 1:
+        return tex(lines[0])
+    return r"\begin{tabular}[b]{@{}c@{}}" + r"\\".join(tex(x) for x in lines) + r"\end{tabular}"
+
+
+def _tex_cell(c: Cell, with_std: bool) -> str:
+    mean, std = cell_text(c)
+    if c.mean is None:
+        return r"\multicolumn{2}{c}{--}" if with_std else "--"
+
+    def mark(s: str) -> str:
+        return rf"\textbf{{{s}}}" if c.mark == "best" else rf"\underline{{{s}}}" if c.mark == "second" else s
+
+    flag = tex(c.flag) if c.flag else ""
+    if with_std:
+        return f"{mark(mean)} & {mark(std or '0')}{flag}"
+    return mark(mean) + flag
+
+
+def _col_width(t: Table, col: str, cells: dict[tuple[str, str], Cell], with_std: bool) -> float:
+    body = 0.0
     for m in t.values.index:
-        row = []
-        for c in cols:
-            s = tex_escape(cell(t, m, c))
-            b, sec = best[c]
-            if m in b:
-                s = rf"\textbf{{{s}}}"
-            elif m in sec:
-                s = rf"\underline{{{s}}}"
-            row.append(s + tex_escape(t.flags.get((m, c), "")))
-        name = tex_escape(f"{m}{t.row_flags.get(m, '')}")
-        cells = [name, *row]
+        mean, std = cell_text(cells[(m, col)])
+        w = (
+            _text_width(mean)
+            + (8.8 + _text_width(std or "0") if with_std else 0.0)
+            + (5.0 if cells[(m, col)].flag else 0)
+        )
+        body = max(body, w)
+    head = max(_text_width(x) for x in _head_lines(f"{t.label(col)} ↑"))
+    return max(body, head) + 2 * _TABCOLSEP
+
+
+def _chunks(t: Table, layout: str) -> list[tuple[list[str], bool]]:
+    """Value columns split into groups that fit the layout's width, in order (the metric groups of the catalogue
+    stay together as far as the width allows); the bool says whether the extra columns follow in that group."""
+    cells = table_cells(t)
+    cols = list(t.values.columns)
+    with_std = t.std is not None
+    names = [f"{t.row_label(m)}{t.row_flags.get(m, '')}" for m in t.values.index]
+    fixed = max([_text_width("Method"), *(_text_width(n) for n in names)]) + 2 * _TABCOLSEP
+    fixed += (_text_width("Rank") + 2 * _TABCOLSEP) if has_rank(t) else 0.0
+    extras = sum(max(_text_width(x) for x in _head_lines(c)) + 2 * _TABCOLSEP for c in extra_columns(t))
+    room = TEX_WIDTH.get(layout, TEX_WIDTH["split"]) - fixed
+    widths = [_col_width(t, c, cells, with_std) for c in cols]
+    groups: list[list[str]] = [[]]
+    used = 0.0
+    for c, w in zip(cols, widths, strict=True):
+        if groups[-1] and used + w > room:
+            groups.append([])
+            used = 0.0
+        groups[-1].append(c)
+        used += w
+    out = [(g, False) for g in groups if g]
+    if extra_columns(t):
+        if out and used + extras <= room:
+            out[-1] = (out[-1][0], True)
+        else:
+            out.append(([], True))
+    return out or [([], True)]
+
+
+def tex_tabular(t: Table, cols: list[str], with_extra: bool) -> list[str]:
+    with_std = t.std is not None
+    extra = extra_columns(t) if with_extra else []
+    spec = ("r" if has_rank(t) else "") + "l"
+    spec += (r"r@{\,$\pm$\,}l" if with_std else "r") * len(cols) + "r" * len(extra)
+    head = ["Method"]
+    for c in cols:
+        h = _tex_head(f"{t.label(c)}{arrow(t.directions.get(c))}")
+        head.append(rf"\multicolumn{{2}}{{c}}{{{h}}}" if with_std else h)
+    head += [_tex_head(c) for c in extra]
+    if has_rank(t):
+        head = ["Rank", *head]
+    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
+    cells = table_cells(t)
+    for m in t.values.index:
+        row = [tex(f"{t.row_label(m)}{t.row_flags.get(m, '')}"), *[_tex_cell(cells[(m, c)], with_std) for c in cols]]
         if t.extra is not None:
-            ex = t.extra.loc[m]
-            cells = [_extra_cell(ex["rank"], "rank"), *cells, *[_extra_cell(ex[c], c) for c in extra_cols]]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}"]
-    notes = " ".join(tex_escape(n) for n in t.notes)
-    if notes:
-        lines.append(rf"\par\smallskip\footnotesize {notes} Best in \textbf{{bold}}, second \underline{{underlined}}.")
-    lines.append(r"\end{table}")
-    assert ncol > 0
+            row += [tex(_extra_cell(t.extra.at[m, c], c)) for c in extra]
+            if has_rank(t):
+                row = [tex(_extra_cell(t.extra.at[m, "rank"], "rank")), *row]
+        lines.append(" & ".join(row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return lines
+
+
+def tex_table(t: Table, layout: str = "split") -> str:
+    """One float: ``table`` with the columns split into stacked tabulars that fit a paper's column (``split``),
+    ``table*`` across both columns (``wide``), or a ``sidewaystable`` (``landscape``); never shrunk."""
+    env = {"split": "table", "wide": "table*", "landscape": "sidewaystable"}.get(layout, "table")
+    lines = [rf"\begin{{{env}}}[t]" if env != "sidewaystable" else rf"\begin{{{env}}}", r"\centering", r"\footnotesize"]
+    lines += [rf"\setlength{{\tabcolsep}}{{{_TABCOLSEP:g}pt}}", rf"\caption{{{tex(t.title)}}}", rf"\label{{tab:{_label(t.key)}}}"]  # fmt: skip
+    for i, (cols, with_extra) in enumerate(_chunks(t, layout)):
+        if i:
+            lines.append(r"\par\medskip")
+        lines += tex_tabular(t, cols, with_extra)
+    notes = " ".join(tex(n) for n in t.notes)
+    marks = r" Best in \textbf{bold}, second \underline{underlined}." if t.kind != "sensitivity" else ""
+    lines.append(rf"\par\smallskip\parbox{{\linewidth}}{{\scriptsize {notes}{marks}}}")
+    lines.append(rf"\end{{{env}}}")
     return "\n".join(lines)
 
 
+def _label(key: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-:." else "-" for ch in key)
+
+
 def render_tex(rep: Report) -> str:
-    out = [
-        "% ivifbench report — needs \\usepackage{booktabs} and \\usepackage{graphicx}",
-        "% " + " ".join(run_lines(rep)),
-        "",
-    ]
+    layout = rep.display.layout
+    pkgs = r"\usepackage{booktabs}" + (r" and \usepackage{rotating}" if layout == "landscape" else "")
+    out = [f"% ivifbench report; needs {pkgs}"]
+    out += [f"% {tex(s)}" for s in run_lines(rep)]
+    out.append("")
     if rep.leaderboard is not None:
-        out += [tex_table(rep.leaderboard), ""]
-    for t in rep.tables:
-        out += [tex_table(t), ""]
+        out += [tex_table(rep.leaderboard, layout), ""]
+    for t in all_tables(rep):
+        out += [tex_table(t, layout), ""]
     for s in skipped_lines(rep):
-        out.append(f"% {s}")
+        out.append(f"% {tex(s)}")
     return "\n".join(out) + "\n"
 
 

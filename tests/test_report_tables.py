@@ -104,7 +104,7 @@ def test_all_formats(tmp_path: Path) -> None:
     md = (tmp_path / "report" / "leaderboard.md").read_text()
     assert "EN ↑" in md and "DIFF ↓" in md
     assert "convention 'canonical'" in md and "protocol 'quick' with overrides epochs=2" in md
-    assert "**7.5 ± 0**" in md  # c has the best EN
+    assert "**7.500 ± 0.000**" in md  # c has the best EN (3 decimals: EN's metadata)
     assert "b†" in md and "trained on this dataset" in md
     assert "Method 'sage' was skipped: weights not configured" in md
     assert "## Failures" in md and "out of memory" in md
@@ -112,9 +112,8 @@ def test_all_formats(tmp_path: Path) -> None:
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     # lower-is-better: the smallest DIFF is bold (a and b tie at 0.2), the next is underlined
     assert re.search(r"\\textbf\{0\.2", tex) and re.search(r"\\underline\{0\.4", tex)
-    assert (
-        r"\textbf{7.5" in tex and r"\underline{7.1" in tex and r"EN $\uparrow$" in tex and r"DIFF $\downarrow$" in tex
-    )
+    assert r"\textbf{7.500}" in tex and r"\underline{7.100}" in tex
+    assert r"EN $\uparrow$" in tex and r"DIFF $\downarrow$" in tex and r"\resizebox" not in tex
     csv = pd.read_csv(tmp_path / "report" / "leaderboard.csv", index_col=0)
     assert csv.at["a", "msrs EN"] == pytest.approx(7.1) and pd.isna(csv.at["c", "Borda"])
     tidy = pd.read_csv(tmp_path / "report" / "fusion_metrics.csv")
@@ -152,17 +151,19 @@ def test_html_renders_in_a_headless_browser(tmp_path: Path) -> None:
     )
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
              "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
-    dom = subprocess.run([browser, *flags, "--virtual-time-budget=5000", "--dump-dom", html.as_uri()],
-                         capture_output=True, text=True, timeout=90)  # fmt: skip
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    check = re.search(r'id="render-check"[^>]*', dom.stdout)
-    assert check, dom.stdout[-2000:]
-    attrs = dict(re.findall(r'data-([\w-]+)="(\d+)"', check.group(0)))
-    n_img = int(attrs["images"])
-    # bar charts (EN, DIFF, mAP50), 3 radar? (needs ≥3 metrics: no), grid: 2 pairs × (IR + visible + 3 methods)
-    assert n_img >= 3 + 2 * 5 and int(attrs["images-ok"]) == n_img
-    assert int(attrs["tables"]) >= 4  # leaderboard, fusion msrs, detection m3fd, image grid
-    assert '<td class="best">' in dom.stdout
+    for width in (1280, 1920):
+        dom = subprocess.run([browser, *flags, f"--window-size={width},900", "--virtual-time-budget=5000",
+                              "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=90)  # fmt: skip
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        check = re.search(r'id="render-check"[^>]*', dom.stdout)
+        assert check, dom.stdout[-2000:]
+        attrs = dict(re.findall(r'data-([\w-]+)="(\d+)"', check.group(0)))
+        n_img = int(attrs["images"])
+        # charts: one per dataset × convention and per task; grid: 2 pairs × (IR + visible + 3 methods)
+        assert n_img >= 2 + 2 * 5 and int(attrs["images-ok"]) == n_img
+        assert int(attrs["tables"]) >= 4  # leaderboard, fusion msrs, detection m3fd, image grid
+        assert int(attrs["page-width"]) <= int(attrs["view-width"])  # nothing widens the page (grids scroll in a box)
+        assert '<td class="best">' in dom.stdout
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, "--window-size=1200,900", f"--screenshot={shot}", html.as_uri()],
                    capture_output=True, timeout=90, check=True)  # fmt: skip
