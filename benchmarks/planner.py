@@ -263,10 +263,11 @@ def make_plan(suite: Suite, out: str | Path, *, device: str | None = None) -> Pl
     units: list[Unit] = list(fuses.values())
     if suite.metrics is not None:
         units += [
-            _score_unit(suite.metrics, fuses[(m, d.name, split)], out)
+            _score_unit(suite.metrics, fuses[(m, d.name, split)], out, conv)
             for m in metric_methods
             for d in datasets.values()
             for split in d.score_splits
+            for conv in suite.conventions(d.name)
         ]
     for t, names in zip(suite.tasks, task_methods, strict=True):
         d = datasets[t.dataset]
@@ -292,10 +293,10 @@ def _fuse_unit(
     return FuseUnit.make(pm.spec, fingerprint, d.name, split, d.file_hash[split], d.pairs[split], str(out_dir), device)
 
 
-def _score_unit(ms: MetricsSpec, fuse: FuseUnit, out: Path) -> ScoreUnit:
+def _score_unit(ms: MetricsSpec, fuse: FuseUnit, out: Path, convention: str) -> ScoreUnit:
     stage_dir = out / "work" / "pairs" / fuse.dataset / str(fuse.split)
     engine = ms.engine or "ivifbench.metrics:score_folders"
-    return ScoreUnit.make(fuse, ms.names, ms.convention, engine, _engine_version(engine), ms.batch_size, str(stage_dir))
+    return ScoreUnit.make(fuse, ms.names, convention, engine, _engine_version(engine), ms.batch_size, str(stage_dir))
 
 
 def _engine_version(engine: str) -> str:

@@ -14,12 +14,16 @@ fusion metrics and their convention, and the downstream tasks with their protoco
       - {name: published, type: folder, path: /data/fused/published/{dataset}}
     datasets:
       - {name: msrs, root: /data/MSRS, splits: [test], limit: 50}
+      - {name: vifb, root: /data/VIFB, convention: vifb}   # a dataset's own convention(s) win over metrics.convention
       - {name: m3fd, synthetic: {pairs: 12, seed: 0}}
-    metrics: {names: [EN, SD, SF, AG], convention: canonical}
+    metrics: {names: [EN, SD, SF, AG], convention: [canonical, tang]}   # one name or a list; the first ranks
+    report: {names: {msrs: MSRS, gff: GFF}, order: [sage, gff], decimals: {EN: 2}, layout: split}
     tasks:
       - {name: detection, dataset: m3fd, methods: [average, max], protocol: quick, seeds: [0], overrides: {epochs: 2}}
 
-``${VAR}`` and ``${VAR:-default}`` in strings are expanded from the environment; ``~`` in paths is expanded.
+``${VAR}`` and ``${VAR:-default}`` in strings are expanded from the environment; ``~`` in paths is expanded. An unset
+variable without a default stays as written (``validate`` and ``run`` name it), except in ``weights:``, where it means
+"no weights configured" (an ``optional`` method is then skipped).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "load_suite_dict",
     "parse_suite",
     "resolve_suite_path",
+    "unset_variables",
 ]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -64,9 +69,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
+SEED_MAX = 2**32 - 1  # task seeds seed NumPy and torch generators, which take 32-bit seeds
+
+
 class SyntheticSpec(_Model):
     pairs: int = Field(8, ge=2, le=10000)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     size: int | tuple[int, int] | None = None  # (width, height), or one number for a square; default: the replica's
 
     @field_validator("size")
@@ -75,8 +83,8 @@ class SyntheticSpec(_Model):
         if v is None:
             return v
         w, h = (v, v) if isinstance(v, int) else v
-        if not (16 <= w <= 8192 and 16 <= h <= 8192):
-            raise ValueError(f"synthetic size {w}×{h} is out of range")
+        if not (64 <= w <= 8192 and 48 <= h <= 8192):  # the replicas' own bounds (datasets.common.synthesize)
+            raise ValueError(f"synthetic size {w}×{h} is out of range (64×48 to 8192×8192)")
         return v
 
     @property
@@ -95,6 +103,7 @@ class DatasetSpec(_Model):
     splits: list[str] | None = None  # splits scored with the fusion metrics (default: every split of the dataset)
     limit: int | None = Field(None, ge=1)  # first N pairs (by id) of each split
     options: dict[str, Any] = Field(default_factory=dict)  # reader options, e.g. m3fd split_files: {train: ids.txt}
+    convention: str | list[str] | None = None  # this dataset's metric convention(s); default: metrics.convention
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
@@ -105,7 +114,7 @@ class DatasetSpec(_Model):
 
 class MetricsSpec(_Model):
     names: list[str] | Literal["all"] = Field(default_factory=lambda: ["EN", "SD", "SF", "AG"])
-    convention: str = "canonical"
+    convention: str | list[str] = "canonical"  # one or several; each score is stored with its convention
     methods: list[str] | None = None  # default: every method
     batch_size: int = Field(8, ge=1)
     engine: str = "ivifbench.metrics:score_folders"  # the scoring function (module:function), for custom engines
@@ -119,10 +128,22 @@ class TaskSpec(_Model):
     seeds: list[int] = Field(default_factory=lambda: [0])
     overrides: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_ok(cls, v: list[int]) -> list[int]:
+        bad = [s for s in v if not 0 <= s <= SEED_MAX]
+        if bad:
+            raise ValueError(f"seed {bad[0]} is out of range; seeds are 0 … 2**32 - 1 ({SEED_MAX})")
+        return v
+
 
 class ReportSpec(_Model):
     formats: list[Literal["md", "tex", "csv", "html"]] = Field(default_factory=lambda: ["md", "tex", "csv", "html"])
     grid_images: int = Field(3, ge=0, le=20)  # fused-image grid: pairs per dataset in the HTML report
+    names: dict[str, str] = Field(default_factory=dict)  # display names of methods, datasets, metrics (by id)
+    order: list[str] = Field(default_factory=list)  # row order of the per-dataset tables (the rest follow, A–Z)
+    decimals: dict[str, int] = Field(default_factory=dict)  # per metric, overriding the metric's own
+    layout: Literal["split", "wide", "landscape"] = "split"  # LaTeX: fit a column, table*, or sidewaystable
 
 
 class Suite(_Model):
@@ -158,8 +179,26 @@ class Suite(_Model):
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(dup)}")
         return self
 
+    @model_validator(mode="after")
+    def _unset_weights(self) -> Suite:
+        # weights: ${VAR} with VAR unset means "not configured" (optional methods are then skipped), not a file
+        for m in self.methods:
+            if m.weights is not None and (m.weights == "" or _ENV.fullmatch(m.weights)):
+                m.weights = None
+        return self
+
     def method(self, name: str) -> MethodSpec:
         return next(m for m in self.methods if m.name == name)
+
+    def conventions(self, dataset: str) -> list[str]:
+        """The conventions ``dataset`` is scored under, its primary (ranked) one first."""
+        own = self.dataset(dataset).convention
+        if own:
+            return list(dict.fromkeys([own] if isinstance(own, str) else own))
+        if self.metrics is None:
+            return []
+        conv = self.metrics.convention
+        return list(dict.fromkeys([conv] if isinstance(conv, str) else conv))
 
     def dataset(self, name: str) -> DatasetSpec:
         return next(d for d in self.datasets if d.name == name)
@@ -170,14 +209,22 @@ class Suite(_Model):
 
 
 def expand_env(value: Any) -> Any:
-    """Expand ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML tree (unset, no default → '')."""
+    """Expand ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML tree; an unset (or empty) variable
+    without a default stays as written, so that validation can name it instead of a path silently becoming ''."""
     if isinstance(value, str):
-        return _ENV.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+        return _ENV.sub(
+            lambda m: os.environ.get(m.group(1)) or (m.group(2) if m.group(2) is not None else m.group(0)), value
+        )
     if isinstance(value, list):
         return [expand_env(v) for v in value]
     if isinstance(value, dict):
         return {k: expand_env(v) for k, v in value.items()}
     return value
+
+
+def unset_variables(value: str) -> list[str]:
+    """The ``${VAR}`` references :func:`expand_env` left in ``value`` (their variables are unset)."""
+    return [m.group(1) for m in _ENV.finditer(value) if m.group(2) is None]
 
 
 def builtin_suites() -> dict[str, Path]:
