@@ -148,6 +148,21 @@ class Results:
         table.columns.name = None
         return table
 
+    def significance(self, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+        """Per dataset, split, convention, metric and method: bootstrap 95 % interval of the mean over images
+        (``ci_low``, ``ci_high``; seeded), Holm-corrected Wilcoxon p against the column's best (``p_holm``), and
+        ``tied`` (the best, or not distinguishable from it at ``alpha``)."""
+        from ivifbench.reports.significance import fusion_significance
+
+        dirs = {m: d for (m, src), d in self._raw["directions"].items() if src == "fusion"}
+        return fusion_significance(self.images, dirs, alpha=alpha, seed=seed)
+
+    def export(self, path: str | Path, format: str = "json", per_image: bool = False) -> list[Path]:
+        """Write the results as files to share (as ``ivifbench export``): one JSON document, or CSV/Parquet tables."""
+        from ivifbench.reports.export import write_export
+
+        return write_export(_store_path(self.out), path, format, per_image=per_image)
+
     def report(self, out: str | Path | None = None, formats: tuple[str, ...] = ("md", "csv")) -> list[Path]:
         """Write the report tables (``md``, ``tex``, ``csv``, ``html``) under ``out`` (default ``OUT/report``)."""
         from ivifbench.reports import write_reports
@@ -184,7 +199,7 @@ def load_results(out: str | Path, scope: str = "all") -> Results:
     Returns:
         :class:`Results`: ``.fusion`` (mean/std/n per dataset, split, convention, method and metric), ``.images``
         (per image), ``.tasks`` (over seeds), ``.task_results`` (per seed), ``.runs``, ``.failures``,
-        ``.leaderboard()``, ``.report()``.
+        ``.leaderboard()``, ``.significance()`` (intervals and ties with the best), ``.export()``, ``.report()``.
 
     >>> import tempfile, ivifbench
     >>> out = tempfile.mkdtemp()
@@ -194,6 +209,8 @@ def load_results(out: str | Path, scope: str = "all") -> Results:
     >>> res = load_results(out)
     >>> sorted(res.fusion.method.unique()), len(res.images)
     (['average', 'max'], 8)
+    >>> list(res.significance().columns[-5:])
+    ['ci_low', 'ci_high', 'p_holm', 'tied', 'best']
     """
     if not isinstance(scope, str) or not scope:
         raise IvifError(f"scope must be one of {', '.join(SCOPES)} or a run id, not {scope!r}")

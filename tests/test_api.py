@@ -165,6 +165,14 @@ def test_run_and_load_results_scopes(tmp_path: Path) -> None:
         f.query("method=='dwt' and metric=='SD'")["mean"].item()
     )
     assert everything.tasks.empty and everything.failures.empty
+    sig = everything.significance()
+    assert len(sig) == len(f) and sig.groupby(["metric"]).best.sum().tolist() == [1, 1]
+    both = sig.merge(f, on=["dataset", "split", "convention", "method", "metric"])
+    assert (
+        len(both) == len(f) and ((both.ci_low <= both["mean"] + 1e-12) & (both["mean"] <= both.ci_high + 1e-12)).all()
+    )
+    (doc,) = everything.export(tmp_path / "r.json")
+    assert doc.is_file() and "ivifbench-results" in doc.read_text()
     with pytest.raises(IvifError, match="no run 'nope'"):
         _ = ivifbench.load_results(out, scope="nope").fusion
     with pytest.raises(IvifError, match="no results store"):
