@@ -9,9 +9,12 @@ one of the same key (reported). Fused images under a source's folder are copied 
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import sqlite3
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,12 +133,16 @@ def merge_stores(sources: list[str | Path], out: str | Path, *, copy_images: boo
     conflicts: list[str] = []
     report = MergeReport(out=target.parent)
     runs: dict[str, tuple[Any, ...]] = {}
+    latest: list[tuple[Path, dict[str, Any], dict[str, Any]]] = []  # per source: its latest run's config and manifest
     methods: dict[str, tuple[Any, ...]] = {}
     metric_info: dict[tuple[str, str], tuple[Any, ...]] = {}
     for path in paths:
         units, run_rows, method_rows, info_rows = _read(path)
         for r in run_rows:
             runs.setdefault(r[0], r)
+        if run_rows:
+            last = max(run_rows, key=lambda r: r[3] or 0)  # started
+            latest.append((path, json.loads(last[9] or "{}"), json.loads(last[10] or "{}")))
         methods.update({r[0]: r for r in method_rows})
         metric_info.update({(r[0], r[1]): r for r in info_rows})
         for u in units:
@@ -191,11 +198,66 @@ def merge_stores(sources: list[str | Path], out: str | Path, *, copy_images: boo
             db.executemany("INSERT INTO fused VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fused)
             report.added[str(u.source)] = report.added.get(str(u.source), 0) + 1
         db.executemany(f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * 11)})", list(runs.values()))
+        if latest:  # the merge is the latest run: its suite is the union, so the report's default scope is too
+            config, manifest = _union(latest, {str(u.row[3]) for u in chosen.values()})
+            now = time.time()
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, 'merged', ?, 0, ?, ?, ?)",
+                (
+                    time.strftime("merge-%Y%m%dT%H%M%S-", time.gmtime(now)) + uuid.uuid4().hex[:6],
+                    config.get("name"), str(config.get("version", "")), now, now, len(chosen), len(chosen),
+                    json.dumps(config, sort_keys=True, default=str), json.dumps(manifest, sort_keys=True, default=str),
+                ),
+            )  # fmt: skip
         db.executemany("INSERT OR REPLACE INTO methods VALUES (?, ?, ?, ?)", list(methods.values()))
         db.executemany("INSERT OR REPLACE INTO metric_info VALUES (?, ?, ?, ?)", list(metric_info.values()))
         report.units = db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
         report.runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     return report
+
+
+def _union(
+    latest: list[tuple[Path, dict[str, Any], dict[str, Any]]], present: set[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One suite config naming what every source's latest run names (methods, datasets, tasks by name; the first
+    source's metrics and report settings), and a manifest saying where it came from."""
+    configs = [c for _, c, _ in latest]
+    config: dict[str, Any] = dict(configs[0])
+    for part in ("methods", "datasets"):
+        named: dict[str, Any] = {}
+        for c in configs:
+            for item in c.get(part) or []:
+                named.setdefault(str(item["name"] if isinstance(item, dict) else item), item)
+        config[part] = list(named.values())
+    tasks: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for c in configs:
+        for t in c.get("tasks") or []:
+            k = (str(t.get("name")), str(t.get("dataset")), str(t.get("protocol")))
+            if k in tasks:
+                old = tasks[k]
+                old["methods"] = list(dict.fromkeys([*(old.get("methods") or []), *(t.get("methods") or [])]))
+                old["seeds"] = sorted(set(old.get("seeds") or []) | set(t.get("seeds") or []))
+            else:
+                tasks[k] = dict(t)
+    config["tasks"] = list(tasks.values())
+    if config.get("metrics") is None:
+        config["metrics"] = next((c["metrics"] for c in configs if c.get("metrics") is not None), None)
+    names = list(dict.fromkeys(str(c.get("name")) for c in configs))
+    config["name"] = names[0] if len(names) == 1 else " + ".join(names)
+    datasets: dict[str, Any] = {}
+    skipped: dict[str, Any] = {}
+    for _, _, man in latest:
+        datasets.update(man.get("datasets") or {})
+        skipped.update(man.get("skipped_methods") or {})
+    manifest = {
+        "merged_from": [{"store": str(p), "suite": c.get("name")} for p, c, _ in latest],
+        "datasets": datasets,
+        "skipped_methods": {m: why for m, why in skipped.items() if m not in present},
+        "versions": latest[-1][2].get("versions", {}),
+        "git_revision": latest[-1][2].get("git_revision"),
+        "host": ", ".join(dict.fromkeys(str(m.get("host")) for _, _, m in latest if m.get("host"))),
+    }
+    return config, manifest
 
 
 def _place_image(path: Path, src_root: Path, dst_root: Path, copy: bool) -> tuple[Path, int]:

@@ -51,7 +51,10 @@ def test_merge_two_machines_equals_one_run(stores: dict[str, Path], tmp_path: Pa
     assert _results(merged) == _results(stores["union"])
     assert all((merged / p).is_file() for _, p in _results(merged)["fused"])  # images came along
     with ResultsStore(merged / "results.db", readonly=True) as s:
-        assert len(s.runs()) == 2
+        runs = s.runs()  # both sources' runs, then the merge, whose suite names the union (the report's scope)
+        assert len(runs) == 3 and runs[-1]["status"] == "merged"
+        assert [m["name"] for m in runs[-1]["config"]["methods"]] == ["average", "max", "dwt", "laplacian"]
+        assert len(runs[-1]["manifest"]["merged_from"]) == 2
     reports = {}
     for name, folder in (("merged", merged), ("union", stores["union"])):
         write_reports(folder / "results.db", tmp_path / f"rep-{name}", formats=["csv"])
