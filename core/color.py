@@ -23,6 +23,12 @@ _HALF = 1 << (_SHIFT - 1)
 _R2Y, _G2Y, _B2Y = 4899, 9617, 1868
 _CR, _CB = 11682, 9241
 _DELTA = 128 << _SHIFT
+# OpenCV's RGB→GRAY uses other constants (scale 2^15), so its grey differs from the YCrCb Y by one level on ~0.03 %
+# of pixels; releases that feed ``cvtColor(BGR2GRAY)`` (TarDAL) need this one.
+_GRAY_SHIFT = 15
+_R2G, _G2G, _B2G = 9798, 19235, 3735
+# ... and OpenCV's fixed-point YCrCb→RGB coefficients (1.403, −0.714, −0.344, 1.773 at scale 2^14).
+_CR2R, _CR2G, _CB2G, _CB2B = 22987, -11698, -5636, 29049
 
 
 def on_8bit_grid(x: Tensor, tol: float = 1e-3) -> bool:
@@ -56,6 +62,28 @@ def ycrcb_to_rgb(ycrcb: Tensor) -> Tensor:
     g = y - 0.714 * (cr - 0.5) - 0.344 * (cb - 0.5)
     b = y + 1.773 * (cb - 0.5)
     return torch.stack((r, g, b), 1).clamp(0, 1)
+
+
+def rgb_to_grey_8bit(rgb: Tensor) -> Tensor:
+    """B×3×H×W RGB on the 8-bit grid → B×1×H×W grey in [0, 1], bit-exact with ``cv2.cvtColor(RGB2GRAY)`` on uint8."""
+    q = torch.round(rgb.clamp(0, 1) * 255).to(torch.int32)
+    r, g, b = q.unbind(1)
+    grey = (r * _R2G + g * _G2G + b * _B2G + (1 << (_GRAY_SHIFT - 1))) >> _GRAY_SHIFT
+    return grey.unsqueeze(1).to(rgb.dtype) / 255
+
+
+def ycrcb_to_rgb_8bit(ycrcb: Tensor) -> Tensor:
+    """(Y, Cr, Cb) on the 8-bit grid → RGB in [0, 1], bit-exact with ``cv2.cvtColor(YCrCb2RGB)`` on uint8.
+
+    For releases that write ``cvtColor(uint8 YCrCb → BGR)`` themselves (CAF): the float inverse differs by one grey
+    level on some pixels.
+    """
+    q = torch.round(ycrcb.clamp(0, 1) * 255).to(torch.int32)
+    y, cr, cb = q[:, 0], q[:, 1] - 128, q[:, 2] - 128
+    r = y + ((cr * _CR2R + _HALF) >> _SHIFT)
+    g = y + ((cb * _CB2G + cr * _CR2G + _HALF) >> _SHIFT)
+    b = y + ((cb * _CB2B + _HALF) >> _SHIFT)
+    return torch.stack((r, g, b), 1).clamp(0, 255).to(ycrcb.dtype) / 255
 
 
 def luminance_and_chroma(vis: Tensor) -> tuple[Tensor, Tensor]:

@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
+from pydantic import BaseModel
 from torch import Tensor
 
 from ivifbench.color import fuse_luminance
 from ivifbench.errors import IvifError
+from ivifbench.fusion.params import NoParams, validate_params
+
+if TYPE_CHECKING:
+    from ivifbench.fusion.zoo.common import ZooCard
 
 if TYPE_CHECKING:
     from ivifbench.fusion.fused import FusedSet
@@ -39,6 +44,7 @@ class MethodInfo:
     weights_source: str = ""  # where a user gets the weights (no download here)
     description: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    card: ZooCard | None = None  # published networks: paper, code, licence, official weights
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,13 +55,21 @@ class MethodError(IvifError):
 
 
 class FusionMethod:
-    """Base class. Subclasses set ``info`` and implement ``fuse_grey`` (luminance mode) or ``fuse`` (native mode)."""
+    """Base class. Subclasses set ``info``, declare ``Params`` (a :class:`~ivifbench.fusion.params.MethodParams`
+    model; ``None`` accepts anything unchecked) and implement ``fuse_grey`` (luminance mode) or ``fuse`` (native mode).
+
+    ``self.config`` is the validated parameter object; ``self.params`` the validated values the user set (what the
+    fingerprint hashes, so adding a parameter with a default keeps earlier results valid).
+    """
 
     info: ClassVar[MethodInfo]
+    Params: ClassVar[type[BaseModel] | None] = NoParams
 
     def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **params: Any) -> None:
         self.device = torch.device(device)
-        self.params = params
+        config = validate_params(self.info.name, self.Params, params)
+        self.config: Any = config
+        self.params = config.model_dump(exclude_unset=True) if config is not None else params
         self.weights = Path(weights) if weights is not None else None
         if self.info.needs_weights and self.weights is None:
             raise IvifError(

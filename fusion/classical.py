@@ -5,13 +5,17 @@ All fuse luminance (the base class restores the visible chroma). Each rule is ap
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pywt
 import torch
+from pydantic import Field, field_validator
 from torch import Tensor
 
 from ivifbench.fusion.base import FusionMethod, MethodInfo
 from ivifbench.fusion.filters import box_filter, gaussian_kernel1d, guided_filter, laplacian, separable_filter
+from ivifbench.fusion.params import MethodParams
 
 
 class AverageFusion(FusionMethod):
@@ -34,22 +38,33 @@ class MaxAbsFusion(FusionMethod):
         return torch.where(ir.abs() >= y.abs(), ir, y)
 
 
-class WeightedFusion(FusionMethod):
-    """Saliency-weighted average: w = S_IR / (S_IR + S_Y), S = Gaussian-smoothed |Laplacian| (local contrast).
+class WeightedParams(MethodParams):
+    w: float | None = Field(
+        None, ge=0, le=1, description="fixed IR weight: F = w·IR + (1 − w)·Y; unset: the local-contrast weights"
+    )
+    sigma: float = Field(5.0, gt=0, le=100, description="smoothing of the saliency, pixels")
+    eps: float = Field(1e-3, gt=0, description="keeps flat regions at w = 0.5")
 
-    Parameters: ``sigma`` (smoothing of the saliency, pixels, default 5), ``eps`` (keeps flat regions at w = 0.5).
+
+class WeightedFusion(FusionMethod):
+    """Weighted average of IR and visible luminance.
+
+    By default the weight is local: w = S_IR / (S_IR + S_Y), S = Gaussian-smoothed |Laplacian| (local contrast).
+    Parameters: ``w`` (a fixed IR weight in [0, 1] instead), ``sigma`` (smoothing of the saliency, pixels, default 5),
+    ``eps`` (keeps flat regions at w = 0.5).
     """
 
     info = MethodInfo(
         name="weighted",
         version="1",
-        description="Local-contrast weighted average of IR and visible luminance.",
-        params={"sigma": 5.0, "eps": 1e-3},
+        description="Weighted average of IR and visible luminance: local-contrast weights, or a fixed w.",
     )
+    Params = WeightedParams
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
-        sigma = float(self.params.get("sigma", 5.0))
-        eps = float(self.params.get("eps", 1e-3))
+        if self.config.w is not None:
+            return self.config.w * ir + (1 - self.config.w) * y
+        sigma, eps = self.config.sigma, self.config.eps
         k = gaussian_kernel1d(sigma, dtype=ir.dtype)
         s_ir = separable_filter(laplacian(ir).abs(), k) + eps
         s_y = separable_filter(laplacian(y).abs(), k) + eps
@@ -71,6 +86,10 @@ def _pyr_up(x: Tensor, size: tuple[int, int]) -> Tensor:
     return up[..., : size[0], : size[1]]
 
 
+class LaplacianParams(MethodParams):
+    levels: int = Field(4, ge=1, le=16, description="pyramid levels (fewer where the image is too small)")
+
+
 class LaplacianPyramidFusion(FusionMethod):
     """Burt–Adelson Laplacian pyramid: choose-max-abs on the detail levels, mean on the base (Burt & Adelson, 1983).
 
@@ -82,11 +101,11 @@ class LaplacianPyramidFusion(FusionMethod):
         version="1",
         citation="P. Burt, E. Adelson. The Laplacian pyramid as a compact image code. IEEE Trans. Commun., 1983.",
         description="Laplacian-pyramid fusion: max-abs details, averaged base.",
-        params={"levels": 4},
     )
+    Params = LaplacianParams
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
-        levels = int(self.params.get("levels", 4))
+        levels = self.config.levels
         x = torch.cat((ir, y), 1)  # the two sources as channels of one batch
         details = []
         for _ in range(levels):
@@ -102,6 +121,29 @@ class LaplacianPyramidFusion(FusionMethod):
         return fused
 
 
+class DWTParams(MethodParams):
+    wavelet: str = Field("db2", description="a PyWavelets discrete wavelet name")
+    levels: int = Field(3, ge=1, le=16, description="decomposition levels (fewer where the image is too small)")
+    mode: Literal[
+        "zero",
+        "constant",
+        "symmetric",
+        "periodic",
+        "smooth",
+        "periodization",
+        "reflect",
+        "antisymmetric",
+        "antireflect",
+    ] = Field("symmetric", description="boundary extension")
+
+    @field_validator("wavelet")
+    @classmethod
+    def _known_wavelet(cls, v: str) -> str:
+        if v not in pywt.wavelist(kind="discrete"):
+            raise ValueError(f"'{v}' is not a discrete wavelet (e.g. haar, db2, sym4, coif1, bior2.2)")
+        return v
+
+
 class DWTFusion(FusionMethod):
     """Discrete wavelet transform fusion (PyWavelets): mean of approximations, max-abs of detail coefficients.
 
@@ -113,14 +155,14 @@ class DWTFusion(FusionMethod):
         version="1",
         citation="H. Li, B. S. Manjunath, S. K. Mitra. Multisensor image fusion using the wavelet transform. 1995.",
         description="2-D DWT fusion: averaged approximation, max-abs details.",
-        params={"wavelet": "db2", "levels": 3, "mode": "symmetric"},
     )
+    Params = DWTParams
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
-        wavelet = pywt.Wavelet(str(self.params.get("wavelet", "db2")))
-        mode = str(self.params.get("mode", "symmetric"))
+        wavelet = pywt.Wavelet(self.config.wavelet)
+        mode = self.config.mode
         h, w = ir.shape[-2:]
-        levels = min(int(self.params.get("levels", 3)), pywt.dwtn_max_level((h, w), wavelet))
+        levels = min(self.config.levels, pywt.dwtn_max_level((h, w), wavelet))
         # PyWavelets transforms the whole batch at once along the last two axes.
         a = pywt.wavedec2(ir.double().cpu().numpy(), wavelet, mode=mode, level=levels, axes=(-2, -1))
         b = pywt.wavedec2(y.double().cpu().numpy(), wavelet, mode=mode, level=levels, axes=(-2, -1))
@@ -129,6 +171,14 @@ class DWTFusion(FusionMethod):
             fused.append(tuple(np.where(np.abs(ca) >= np.abs(cb), ca, cb) for ca, cb in zip(da, db, strict=True)))
         out = pywt.waverec2(fused, wavelet, mode=mode, axes=(-2, -1))[..., :h, :w]
         return torch.from_numpy(np.ascontiguousarray(out)).to(ir)
+
+
+class GFFParams(MethodParams):
+    r1: int = Field(45, ge=1, le=512, description="guided-filter radius for the base weights")
+    eps1: float = Field(0.3, gt=0, description="guided-filter regularisation for the base weights")
+    r2: int = Field(7, ge=1, le=512, description="guided-filter radius for the detail weights")
+    eps2: float = Field(1e-6, gt=0, description="guided-filter regularisation for the detail weights")
+    base_radius: int = Field(15, ge=1, le=512, description="radius of the mean filter that makes the base layer")
 
 
 class GuidedFilterFusion(FusionMethod):
@@ -144,11 +194,11 @@ class GuidedFilterFusion(FusionMethod):
         version="1",
         citation="S. Li, X. Kang, J. Hu. Image fusion with guided filtering. IEEE TIP 22(7), 2013.",
         description="Guided-filter fusion (GFF).",
-        params={"r1": 45, "eps1": 0.3, "r2": 7, "eps2": 1e-6, "base_radius": 15},
     )
+    Params = GFFParams
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
-        p = {**self.info.params, **self.params}
+        p = self.config.model_dump()
         x = torch.cat((ir, y), 1).double()
         base = box_filter(x, int(p["base_radius"]))
         detail = x - base

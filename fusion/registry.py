@@ -20,6 +20,8 @@ for _name, _cls in {
 }.items():
     METHODS.register(_name, f"ivifbench.fusion.classical:{_cls}")
 METHODS.register("sage", "ivifbench.fusion.sage:SageFusion")
+METHODS.register("caf", "ivifbench.fusion.zoo.caf:CafFusion")
+METHODS.register("tardal", "ivifbench.fusion.zoo.tardal:TardalFusion")
 
 
 def create_method(name: str, weights: str | Path | None = None, device: str = "cpu", **params: Any) -> FusionMethod:

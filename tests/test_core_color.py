@@ -42,3 +42,21 @@ def test_8bit_path_is_bit_exact_with_opencv_on_all_corner_colours():
     np.testing.assert_array_equal(np.round(ours).astype(np.uint8), ref)
     y, chroma = luminance_and_chroma(t)  # 8-bit data takes the exact path
     torch.testing.assert_close(torch.cat((y, chroma), 1), rgb_to_ycrcb_8bit(t))
+
+
+def test_8bit_inverse_is_bit_exact_with_opencv():
+    from ivifbench.color import ycrcb_to_rgb_8bit
+
+    ycc = np.random.default_rng(2).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    ref = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+    ours = ycrcb_to_rgb_8bit(torch.from_numpy(ycc).permute(2, 0, 1)[None].double() / 255)
+    assert torch.equal(torch.round(ours[0] * 255).to(torch.uint8).permute(1, 2, 0), torch.from_numpy(ref))
+
+
+def test_8bit_grey_is_bit_exact_with_opencv():
+    from ivifbench.color import rgb_to_grey_8bit
+
+    rgb = np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    ours = rgb_to_grey_8bit(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)
+    ref = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    assert torch.equal(torch.round(ours[0, 0] * 255).to(torch.uint8), torch.from_numpy(ref))

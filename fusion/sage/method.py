@@ -6,15 +6,23 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from pydantic import Field
 from torch import Tensor
 
 from ivifbench.errors import IvifError
 from ivifbench.fusion.base import FusionMethod, MethodError, MethodInfo
+from ivifbench.fusion.params import MethodParams
 from ivifbench.fusion.sage.checkpoint import OFFICIAL_REPO, load_strict
 from ivifbench.fusion.sage.student import SageStudent
 
 # Smallest side the student takes: it pools twice by 2.
 MIN_SIZE = 4
+
+
+class SageParams(MethodParams):
+    channels_last: bool | None = Field(
+        None, description="channels-last convolutions; unset: on for CPU devices (faster there), off on GPUs"
+    )
 
 
 class SageFusion(FusionMethod):
@@ -41,16 +49,11 @@ class SageFusion(FusionMethod):
         description="SAM-guided distillation; the deployed 0.136 M-parameter student U-Net fuses Y and IR.",
     )
 
-    def __init__(
-        self,
-        weights: str | Path | None = None,
-        device: str | torch.device = "cpu",
-        channels_last: bool | None = None,
-        **params: Any,
-    ) -> None:
-        super().__init__(weights=weights, device=device, channels_last=channels_last, **params)
-        if params:
-            raise IvifError(f"sage: unknown parameter(s) {', '.join(sorted(params))} (known: channels_last)")
+    Params = SageParams
+
+    def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **params: Any) -> None:
+        super().__init__(weights=weights, device=device, **params)
+        channels_last = self.config.channels_last
         self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
         self.net = SageStudent()
         # unreachable (the base class refuses a missing --weights, needs_weights=True); keeps type checkers calm

@@ -1,0 +1,88 @@
+"""Declared method parameters: each method class names its parameters as a pydantic model (types, defaults, ranges).
+
+``create_method`` and suite validation both go through :func:`validate_params`, so a parameter a run would reject is
+rejected by ``validate`` first, with the same words. A method class without a ``Params`` model (a plugin written before
+parameters were declared) takes any parameters unchecked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ivifbench.errors import IvifError
+
+
+class MethodParams(BaseModel):
+    """Base of every method's parameter model: unknown keys are errors, values are checked and frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(MethodParams):
+    """A method without parameters."""
+
+
+class ParamError(IvifError):
+    """Method parameters that do not match the method's declaration."""
+
+
+def describe(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
+    """``(name, type, default, description with range)`` per declared parameter, for ``methods info``."""
+    rows = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        type_name = getattr(ann, "__name__", None) if isinstance(ann, type) else None
+        type_name = type_name or str(ann).replace("typing.", "")
+        limits = [
+            f"{sym} {getattr(m, attr)}"
+            for m in field.metadata
+            for attr, sym in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
+            if getattr(m, attr, None) is not None
+        ]
+        text = field.description or ""
+        if limits:
+            text = f"{text} ({', '.join(limits)})" if text else ", ".join(limits)
+        rows.append((name, type_name, repr(field.default), text))
+    return rows
+
+
+def _problems(method: str, model: type[BaseModel], exc: ValidationError) -> list[str]:
+    accepted = ", ".join(model.model_fields) or "none"
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "?"
+        if err["type"] == "extra_forbidden":
+            out.append(f"method '{method}': unknown parameter '{key}' (accepted: {accepted})")
+        else:
+            out.append(f"method '{method}': parameter '{key}' {err['msg']} (got {err.get('input')!r})")
+    return out
+
+
+def validate_params(method: str, model: type[BaseModel] | None, params: dict[str, Any]) -> BaseModel | None:
+    """The validated parameter object, or :class:`ParamError` listing every problem. ``model=None``: unchecked."""
+    if model is None:
+        return None
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise ParamError("; ".join(_problems(method, model, exc))) from None
+
+
+def check_params(name: str, params: dict[str, Any]) -> list[str]:
+    """Problems with ``params`` for the registered method ``name`` (empty when they are valid); for suite checks."""
+    from ivifbench.fusion.registry import METHODS
+
+    try:
+        cls = METHODS.get(name)
+    except IvifError as exc:
+        return [str(exc)]
+    model = getattr(cls, "Params", None)
+    if model is None:
+        return []
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        return _problems(name, model, exc)
+    return []

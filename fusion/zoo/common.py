@@ -1,0 +1,115 @@
+"""What every zoo member shares: its card (paper, code, licence, official weights) and weights loading.
+
+Weights are files the user names (``--weights``, ``weights:`` in a suite, ``IVIFBENCH_<NAME>_WEIGHTS``), or fetched on
+request by ``ivifbench methods fetch NAME`` into the user cache. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ivifbench.errors import IvifError
+
+
+@dataclass(frozen=True)
+class ZooCard:
+    """Provenance of a published network: what ``methods info`` prints and reports cite."""
+
+    paper: str
+    authors: str
+    venue: str
+    year: int
+    code_url: str
+    code_commit: str
+    licence: str
+    weights_file: str  # the official file's name in the release
+    weights_sha256: str
+    weights_url: str  # pinned (commit-addressed) download URL, used only by ``methods fetch``
+    weights_format: str  # "state dict" or "pickled module" (read without running pickled code)
+    colour_input: str  # what the release feeds the network and how it colours the output
+    training_data: tuple[str, ...]  # benchmark dataset names the weights were trained on (in-domain marks)
+
+
+def weights_env_var(name: str) -> str:
+    """The environment variable a suite uses for a method's weights (``IVIFBENCH_CAF_WEIGHTS``)."""
+    return f"IVIFBENCH_{name.upper().replace('-', '_').replace('.', '_')}_WEIGHTS"
+
+
+def cache_dir() -> Path:
+    """Where ``methods fetch`` stores weights: ``$XDG_CACHE_HOME/ivifbench/weights`` (``~/.cache`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ivifbench" / "weights"
+
+
+def cached_weights(name: str, card: ZooCard) -> Path:
+    """The path ``methods fetch NAME`` writes (it may not exist)."""
+    return cache_dir() / name / card.weights_file
+
+
+def read_state_dict(
+    path: str | Path, module_classes: Iterable[str] = (), key: str | None = None
+) -> dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors``, a plain ``torch.save`` state dict, or (when ``module_classes`` names the
+    release's model classes) a pickled whole module read by :mod:`ivifbench.fusion.zoo.unpickle`."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise IvifError(f"{path}: not a readable safetensors file ({exc})") from exc
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        if not module_classes:
+            raise IvifError(
+                f"{path}: not a plain state dict (torch.load(weights_only=True) refused it); "
+                "convert it with 'ivifbench methods convert'"
+            ) from None
+        from ivifbench.fusion.zoo.unpickle import load_pickled_module, module_state_dict
+
+        return module_state_dict(load_pickled_module(path, module_classes, key=key))
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise IvifError(f"{path}: cannot read weights ({exc})") from exc
+    if isinstance(obj, dict) and key is not None and isinstance(obj.get(key), dict):
+        obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise IvifError(f"{path}: expected a state dict of tensors")
+    return obj
+
+
+def load_strict(net: nn.Module, state: dict[str, torch.Tensor], what: str, path: str | Path) -> None:
+    """Load ``state`` into ``net``, every key and shape matching, or one line saying what differs."""
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or extra or shapes:
+        parts = [
+            f"missing {', '.join(missing[:4])}" if missing else "",
+            f"unexpected {', '.join(extra[:4])}" if extra else "",
+        ]
+        parts.append(f"shape differs for {', '.join(shapes[:4])}" if shapes else "")
+        raise IvifError(f"{path}: not {what} weights ({'; '.join(p for p in parts if p)})")
+    net.load_state_dict(state, strict=True)
+
+
+def save_safetensors(state: dict[str, torch.Tensor], out: str | Path, metadata: dict[str, str]) -> Path:
+    """Write ``state`` as a plain safetensors file (contiguous CPU tensors)."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise IvifError(f"{out}: the output name must end in .safetensors")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(out), metadata=metadata)
+    return out
