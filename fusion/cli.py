@@ -1,4 +1,4 @@
-"""``ivifbench methods list|info|check``, ``ivifbench fuse`` and ``ivifbench train sage``."""
+"""``ivifbench methods list|info|check|fetch|convert``, ``ivifbench fuse`` and ``ivifbench train sage``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ train_app = typer.Typer(help="Train a fusion method.", no_args_is_help=True)
 
 @methods_app.command("list")
 def list_methods() -> None:
-    """List the registered fusion methods (built-in and plugins)."""
+    """List the registered fusion methods (built-in and plugins) and where each one's weights come from."""
     from rich.console import Console
     from rich.table import Table
 
     from ivifbench.fusion import METHODS
+    from ivifbench.fusion.zoo.common import weights_status
 
     table = Table("name", "version", "colour", "weights", "description")
     for name in METHODS.names():
@@ -25,18 +26,89 @@ def list_methods() -> None:
         except Exception as exc:  # a broken plugin is listed, not fatal
             table.add_row(name, "?", "?", "?", f"[red]cannot load: {exc}")
             continue
-        table.add_row(name, info.version, info.colour_mode, "needed" if info.needs_weights else "-", info.description)
+        weights = weights_status(name, info.card) if info.needs_weights else "-"
+        table.add_row(name, info.version, info.colour_mode, weights, info.description)
     Console().print(table)
 
 
 @methods_app.command("info")
 def info(name: str = typer.Argument(..., help="Method name.")) -> None:
-    """Show a method's metadata: version, citation, licence, colour handling, weights, parameters."""
+    """Show a method's metadata (paper, code, licence, weights, training data) and its declared parameters."""
     from ivifbench.fusion import METHODS
+    from ivifbench.fusion.params import describe
+    from ivifbench.fusion.zoo.common import weights_env_var, weights_status
 
-    meta = METHODS.get(name).info
+    cls = METHODS.get(name)
+    meta = cls.info
+    skip = {"params", "card"}
     for key, value in meta.to_dict().items():
-        typer.echo(f"{key:>15}: {value}")
+        if key not in skip and value not in ("", (), None):
+            typer.echo(f"{key:>15}: {', '.join(value) if isinstance(value, tuple) else value}")
+    if meta.needs_weights:
+        typer.echo(f"{'weights':>15}: {weights_status(name, meta.card)} (set ${weights_env_var(name)} or --weights)")
+    if meta.card is not None:
+        typer.echo("published network:")
+        for key, value in meta.to_dict()["card"].items():
+            typer.echo(f"{key:>15}: {', '.join(value) if isinstance(value, (tuple, list)) else value}")
+    model = getattr(cls, "Params", None)
+    if model is None:
+        typer.echo("parameters: not declared (any key=value is passed through unchecked)")
+        return
+    rows = describe(model)
+    typer.echo("parameters:" + ("" if rows else " none"))
+    for pname, ptype, default, text in rows:
+        typer.echo(f"  {pname} ({ptype}, default {default}): {text}")
+
+
+@methods_app.command("fetch")
+def fetch(
+    name: str = typer.Argument(..., help="A published network with official weights (ivifbench methods list)."),
+    url: str | None = typer.Option(None, "--url", help="Download from this mirror instead of the pinned URL."),
+    out: Path | None = typer.Option(None, "--out", help="Where to store the file (default: the user cache)."),
+) -> None:
+    """Download a method's official weights from their pinned URL, check the sha256 and store them.
+
+    The only command that downloads anything; runs never fetch by themselves.
+    """
+    from ivifbench.errors import IvifError
+    from ivifbench.fusion import METHODS
+    from ivifbench.fusion.zoo.common import fetch_weights, weights_env_var
+
+    card = METHODS.get(name).info.card
+    if card is None:
+        raise IvifError(f"method '{name}' has no official weights to fetch (only published networks do)")
+    typer.echo(f"downloading {url or card.weights_url}", err=True)
+    path, downloaded = fetch_weights(name, card, url=url, dest=out)
+    typer.echo(f"{'stored' if downloaded else 'already present'}: {path} (sha256 {card.weights_sha256[:12]}… verified)")
+    typer.echo(f"use it with --weights {path}, or: export {weights_env_var(name)}={path}")
+
+
+@methods_app.command("convert")
+def convert(
+    name: str = typer.Argument(..., help="A published network (caf, tardal, ...)."),
+    weights: Path = typer.Option(..., "--weights", help="The official weights file."),
+    out: Path = typer.Option(..., "--out", help="Output .safetensors file."),
+) -> None:
+    """Rewrite a method's weights as a plain safetensors file (read without pickle), which the method also loads."""
+    from ivifbench.errors import IvifError
+    from ivifbench.fusion import METHODS
+    from ivifbench.fusion.base import file_sha256
+    from ivifbench.fusion.zoo.common import save_safetensors
+
+    cls = METHODS.get(name)
+    if not hasattr(cls, "read_weights"):
+        raise IvifError(f"method '{name}' has no weights to convert (only published networks do)")
+    if not weights.is_file():
+        raise IvifError(f"{weights}: weights file not found")
+    state = cls.read_weights(weights)  # checked against the network: every key and shape
+    meta = {
+        "method": name,
+        "version": cls.info.version,
+        "source_file": weights.name,
+        "source_sha256": file_sha256(weights),
+    }
+    save_safetensors(state, out, meta)
+    typer.echo(f"{out}: {len(state)} tensors written (from {weights.name})")
 
 
 @methods_app.command("check")

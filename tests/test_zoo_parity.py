@@ -22,9 +22,11 @@ INPUTS = {"m3fd": ("m3fd/M3FD_Detection/Ir", "m3fd/M3FD_Detection/Vis"), "tno": 
 MEMBERS = {"caf": ("CAF", "caf_det_final_official.pth"), "tardal": ("TarDAL", "tardal_official.pt")}
 
 
-def _cases(member: str) -> list[tuple[str, str]]:
+def _cases(member: str) -> list[object]:
+    """Every reference image; the 1024×768 M3FD ones are slow (seconds each on one thread), TNO's run by default."""
     folder = DATA / "fused" / MEMBERS[member][0]
-    return [(p.parent.name, p.stem) for p in sorted(folder.glob("*/*.png"))] or [("m3fd", "missing")]
+    found = [(p.parent.name, p.stem) for p in sorted(folder.glob("*/*.png"))] or [("tno", "missing")]
+    return [pytest.param(d, s, marks=pytest.mark.slow) if d == "m3fd" else pytest.param(d, s) for d, s in found]
 
 
 def _luma(pixels: np.ndarray) -> np.ndarray:

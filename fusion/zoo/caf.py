@@ -106,8 +106,15 @@ class CafFusion(FusionMethod):
         super().__init__(weights=weights, device=device, **params)
         assert self.weights is not None  # the base class refuses a missing --weights (needs_weights)
         self.net = CafNet()
-        load_strict(self.net, read_state_dict(self.weights, RELEASE_CLASSES, key="fuse"), "CAF", self.weights)
+        self.net.load_state_dict(self.read_weights(self.weights))
         self.net.eval().to(self.device)
+
+    @staticmethod
+    def read_weights(path: str | Path) -> dict[str, Tensor]:
+        """The state dict of the official file (or its safetensors conversion), checked against the network."""
+        state = read_state_dict(path, RELEASE_CLASSES, key="fuse")
+        load_strict(CafNet(), state, "CAF", path)
+        return state
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         out = self.net(ir, y)

@@ -113,3 +113,53 @@ def save_safetensors(state: dict[str, torch.Tensor], out: str | Path, metadata: 
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(out), metadata=metadata)
     return out
+
+
+def fetch_weights(name: str, card: ZooCard, url: str | None = None, dest: Path | None = None) -> tuple[Path, bool]:
+    """Download ``card``'s official weights (or the same file from ``url``, a mirror), check the sha256, store them.
+
+    Runs only when the user asks (``ivifbench methods fetch``). Returns ``(path, downloaded)``; a file already there
+    with the right hash is kept.
+    """
+    import hashlib
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    from ivifbench.fusion.base import file_sha256
+
+    dest = dest or cached_weights(name, card)
+    if dest.is_file() and file_sha256(dest) == card.weights_sha256:
+        return dest, False
+    source = url or card.weights_url
+    if not source.startswith(("https://", "http://")):
+        raise IvifError(f"{source}: only http(s) URLs can be fetched")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False) as tmp:
+        try:
+            with urllib.request.urlopen(source, timeout=60) as response:
+                while block := response.read(1 << 20):
+                    h.update(block)
+                    tmp.write(block)
+        except (urllib.error.URLError, OSError) as exc:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise IvifError(f"cannot download {source}: {exc}; download it by hand and pass --weights") from exc
+    if h.hexdigest() != card.weights_sha256:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise IvifError(
+            f"{source}: sha256 {h.hexdigest()} is not the official {card.weights_sha256}; nothing was stored"
+        )
+    Path(tmp.name).replace(dest)
+    return dest, True
+
+
+def weights_status(name: str, card: ZooCard | None) -> str:
+    """Where a method's weights come from on this machine: the environment variable, a fetched file, or nowhere."""
+    var = weights_env_var(name)
+    value = os.environ.get(var)
+    if value:
+        return f"${var}" if Path(value).expanduser().is_file() else f"${var} (file missing)"
+    if card is not None and cached_weights(name, card).is_file():
+        return f"fetched: {cached_weights(name, card)}"
+    return "not configured"

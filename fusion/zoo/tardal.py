@@ -94,9 +94,16 @@ class TardalFusion(FusionMethod):
         super().__init__(weights=weights, device=device, **params)
         assert self.weights is not None  # the base class refuses a missing --weights (needs_weights)
         self.net = TardalNet()
-        load_strict(self.net, read_state_dict(self.weights), "TarDAL", self.weights)
+        self.net.load_state_dict(self.read_weights(self.weights))
         self.net.eval().to(self.device)
         set_per_image_norm(self.net, self.config.bn == "image")
+
+    @staticmethod
+    def read_weights(path: str | Path) -> dict[str, Tensor]:
+        """The state dict of the official file (or its safetensors conversion), checked against the network."""
+        state = read_state_dict(path)
+        load_strict(TardalNet(), state, "TarDAL", path)
+        return state
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         return self.net(ir, y).clamp(0, 1)
