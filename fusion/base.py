@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ivifbench.color import fuse_luminance
 from ivifbench.errors import IvifError
-from ivifbench.fusion.params import NoParams, validate_params
+from ivifbench.fusion.params import validate_params
 
 if TYPE_CHECKING:
     from ivifbench.fusion.zoo.common import ZooCard
@@ -63,7 +63,7 @@ class FusionMethod:
     """
 
     info: ClassVar[MethodInfo]
-    Params: ClassVar[type[BaseModel] | None] = NoParams
+    Params: ClassVar[type[BaseModel] | None] = None  # built-ins all declare theirs; see ivifbench.fusion.params
 
     def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **params: Any) -> None:
         self.device = torch.device(device)

@@ -15,13 +15,14 @@ from torch import Tensor
 
 from ivifbench.fusion.base import FusionMethod, MethodInfo
 from ivifbench.fusion.filters import box_filter, gaussian_kernel1d, guided_filter, laplacian, separable_filter
-from ivifbench.fusion.params import MethodParams
+from ivifbench.fusion.params import MethodParams, NoParams
 
 
 class AverageFusion(FusionMethod):
     """F = (IR + Y) / 2."""
 
     info = MethodInfo(name="average", version="1", description="Pixel-wise mean of IR and visible luminance.")
+    Params = NoParams
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         return 0.5 * (ir + y)
@@ -33,6 +34,7 @@ class MaxAbsFusion(FusionMethod):
     info = MethodInfo(
         name="max", version="1", description="Pixel-wise choose-max-absolute of IR and visible luminance."
     )
+    Params = NoParams
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         return torch.where(ir.abs() >= y.abs(), ir, y)
