@@ -163,6 +163,7 @@ def run_suite(
     """Run a suite into ``out`` (``results.db``, ``fused/``, ``tasks/``, ``report/``) and return what happened."""
     t0 = time.time()
     say = log or (lambda msg: print(msg, file=sys.stderr))
+    check_suite_outputs(suite, Path(out).resolve())
     errors, notes = check_suite(suite)
     if errors:
         raise SuiteError(f"suite '{suite.name}' has {len(errors)} problem(s): " + "; ".join(errors))
@@ -259,6 +260,21 @@ def run_suite(
             store.finish_run(run_id, status=final, manifest=manifest, **counts)
         store.close()
     return summary
+
+
+def check_suite_outputs(suite: Suite, out: Path) -> None:
+    """Refuse an output folder that is, contains or lies inside a dataset root or a folder method's path."""
+    from ivifbench.paths import check_output_folder, check_outputs_apart, static_prefix
+
+    check_output_folder("--out", out)
+    inputs: dict[str, str | Path] = {}
+    for d in suite.datasets:
+        if d.root:
+            inputs[f"the root of dataset '{d.name}'"] = Path(d.root).expanduser()
+    for m in suite.methods:
+        if m.type == "folder" and m.path:
+            inputs[f"the path of folder method '{m.name}'"] = static_prefix(m.path)
+    check_outputs_apart({"--out": out}, inputs)
 
 
 def default_workers(todo: list[Unit], device: str = "cpu") -> int:

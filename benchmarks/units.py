@@ -149,7 +149,7 @@ def run_fuse(unit: FuseUnit) -> dict[str, Any]:
     method = load_method(unit.method_spec, device=unit.device)
     rep = method.produce(dataset, split, unit.pairs, out)
     fingerprint = method.split_fingerprint(dataset, split, ids)
-    out.prune(ids)  # a fused folder holds exactly this split's ids
+    out.prune(ids, written=rep.written)  # stale images this unit's earlier runs wrote go; nothing else
     if rep.failed:
         first = next(iter(sorted(rep.failed)))
         raise IvifError(f"{len(rep.failed)} of {len(ids)} pairs failed; first, {first}: {rep.failed[first]}")

@@ -140,6 +140,10 @@ def fuse(
     from ivifbench.imageio import pair_folders
     from ivifbench.params import parse_assignments
 
+    from ivifbench.paths import check_output_folder, check_outputs_apart
+
+    check_output_folder("--out", out)
+    check_outputs_apart({"--out": out}, {"--ir": ir, "--vis": vis})
     fusion = create_method(method, weights=weights, device=device, **parse_assignments(param))
     report = fuse_pairs(fusion, pair_folders(ir, vis), out, batch_size=batch_size)
     typer.echo(f"{len(report.written)} fused images written to {out} in {report.seconds:.1f} s")

@@ -17,6 +17,8 @@ from ivifbench.imageio import IMAGE_SUFFIXES
 
 __all__ = ["FusedSet"]
 
+_LEDGER = ".ivifbench-written.json"  # the PNGs fuse units wrote in a folder: the only files prune may remove
+
 
 @dataclass(frozen=True)
 class FusedSet:
@@ -79,10 +81,22 @@ class FusedSet:
             for p in sorted(folder.glob("*.png")):
                 yield split, p.stem, p
 
-    def prune(self, ids: Iterable[str], split: str | None = None) -> None:
-        """Remove fused PNGs of ids not in ``ids`` (a fused folder holds exactly its split's ids)."""
+    def prune(self, ids: Iterable[str], split: str | None = None, written: Iterable[str] = ()) -> None:
+        """Forget the ids not in ``ids``: remove the PNGs an earlier prune recorded as written here for them, and
+        record ``written`` (what the caller just wrote). A file nobody recorded (a user's, another tool's) is never
+        deleted, so a fused folder that overlaps someone's images loses nothing."""
+        import json
+        import os
+
         keep = set(ids)
         folder = self.folder(split)
-        for p in folder.iterdir():
-            if p.is_file() and p.suffix == ".png" and p.stem not in keep:
-                p.unlink()
+        ledger = folder / _LEDGER
+        try:
+            before = set(json.loads(ledger.read_text()))
+        except (OSError, ValueError):
+            before = set()
+        for stem in sorted(before - keep):
+            (folder / f"{stem}.png").unlink(missing_ok=True)
+        tmp = ledger.with_name(f"{ledger.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(sorted((before & keep) | set(written))))
+        tmp.replace(ledger)

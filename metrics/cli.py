@@ -39,6 +39,10 @@ def score(
     names = resolve_metrics(metrics, convention)
     if out is not None and out.suffix.lower() != ".csv":
         raise InputError(f"--out {out}: write the table as a .csv file")
+    if out is not None:
+        from ivifbench.paths import check_output_file
+
+        check_output_file("--out", out, {"--ir": ir, "--vis": vis, "--fused": fused})
     import time
 
     started = time.time()
