@@ -285,7 +285,7 @@ _SPECS = (
         notes="raw pixels (feature 'none'); TANG/MEFB's fmi.m defaults to 'edge', so their 'FMI_pixel' differs;"
         " no golden values exist: checked against a window-by-window transcription of fmi.m"
         " (tests/test_metrics_independent.py); single windows can exceed 1 (φ > 1 gives negative joint-pdf entries)",
-        version=2,
+        version=3,
     ),
     MetricSpec(
         "FMI_dct",
@@ -297,7 +297,7 @@ _SPECS = (
         _same("canonical", feature="dct"),
         notes="no golden values exist: checked against a window-by-window transcription of fmi.m"
         " (tests/test_metrics_independent.py)",
-        version=2,
+        version=3,
     ),
     MetricSpec(
         "FMI_w",
@@ -311,7 +311,7 @@ _SPECS = (
         notes="PyWavelets' dmey has 62 taps against MATLAB's 102 (pywt #261): cannot match MATLAB bit-for-bit;"
         " no golden values: checked against a transcription of fmi.m using the same PyWavelets wavelet"
         " (tests/test_metrics_independent.py)",
-        version=2,
+        version=3,
     ),
     MetricSpec(
         "VIFF",
@@ -373,7 +373,8 @@ METRICS_VERSION = hashlib.sha256(";".join(f"{s.name}={s.version}" for s in _SPEC
 ``version`` re-scores instead of reusing stored values.
 
 History: version 2 (2026-11) of FMI_pixel/dct/w, MEF_SSIM, Nabf, Nabf_petrovic and Qw follows the original code
-(fmi.m, mef_ssim.m, Kumar's and LIU's), as checked by tests/test_metrics_independent.py."""
+(fmi.m, mef_ssim.m, Kumar's and LIU's), as checked by tests/test_metrics_independent.py. Version 3 (2026-11) of the
+FMI family decides constant (saturated) windows exactly (c = 0, term 0) instead of by round-off."""
 
 NOT_IMPLEMENTED: dict[str, str] = {}
 """Metrics the field reports that this engine does not have yet, with the reason (asked for by name → clear error)."""

@@ -15,6 +15,17 @@ S and the fused image F:
    entries may be negative: the joint entropy sums −p·log₂|p| over the non-zero entries (MATLAB's ``real``);
 4. fmi = 2·MI/(H_S + H_F) with MI = H_S + H_F − H_SF (bits), 0 when MI is exactly 0.
 
+Constant windows (saturated areas). A constant window normalises to all ones, so its pdf is exactly uniform and
+fmi.m's Pearson term is 0/0: its deviations from the mean are 0 in exact arithmetic, and only the round-off of a mean
+of nine ninths (which depends on summation order, memory layout and device) made them ±1 ulp, scoring the window 0 or
+1. We take the exact-arithmetic reading: a constant window has zero deviations, so c = 0, φ = 0, the joint pdf is the
+product of the marginals and the term is 0; raw windows that are equal still score 1 by the explicit test of step 1.
+Why: it is what the formula says, it is the only reading that does not depend on the machine, and a featureless
+window carries no feature information to share. Every decision (equal windows, constant windows, c = 0, φ = 0) is
+taken on exact comparisons, not on round-off, and each window's reductions run on a contiguous row, so one triplet
+gives the same bits alone, inside a batch or as a strided view. FMI is not transpose-invariant: the cdfs run over
+column-major positions, so a window and its transpose bound the joint pdf differently (fmi.m does the same).
+
 FMI = mean over windows of ½(fmi_AF + fmi_BF). One quirk of ``fmi.m`` is kept: it leaves F's window min-max
 normalised after the A term, so the B term's "equal windows" test compares B's raw window with F's normalised one.
 Everything is vectorised over windows (in cache-sized chunks); it costs about 2 s per 480×640 image and feature on
@@ -62,11 +73,16 @@ def _entropy_bits(p: Tensor) -> Tensor:
 
 def _fmi_windows(ns: Tensor, nf: Tensor, same: Tensor) -> Tensor:
     """fmi of every window pair from their normalised windows ns, nf (N×9); ``same`` marks equal raw windows (→ 1)."""
+    ns, nf = ns.contiguous(), nf.contiguous()  # every row reduced in one order, whatever the caller's layout
     ps = ns / ns.sum(-1, keepdim=True)
     pf = nf / nf.sum(-1, keepdim=True)
     cs, cf = ps.cumsum(-1), pf.cumsum(-1)
-    ds = ps - ps.mean(-1, keepdim=True)
-    df = pf - pf.mean(-1, keepdim=True)
+    # A constant window's pdf is exactly uniform: its deviations are 0, not the round-off of a mean of nine ninths
+    # (which decided c = 0 or ±1 by summation order). Exact arithmetic, as fmi.m means it: c = 0, so MI = 0 below.
+    flat_s = (ns == 1).all(-1, keepdim=True)
+    flat_f = (nf == 1).all(-1, keepdim=True)
+    ds = torch.where(flat_s, 0, ps - ps.mean(-1, keepdim=True))
+    df = torch.where(flat_f, 0, pf - pf.mean(-1, keepdim=True))
     num = (ds * df).sum(-1)
     den = torch.sqrt((ds * ds).sum(-1) * (df * df).sum(-1))
     c = torch.where(num != 0, num / torch.where(num != 0, den, 1), 0)
@@ -86,6 +102,8 @@ def _fmi_windows(ns: Tensor, nf: Tensor, same: Tensor) -> Tensor:
     h_s, h_f = _entropy_bits(ps), _entropy_bits(pf)
     mi = h_s + h_f - _entropy_bits(jpdf.flatten(1))
     val = torch.where(mi != 0, 2 * mi / torch.where(mi != 0, h_s + h_f, 1), 0)
+    # φ = 0 makes the joint pdf the product of the marginals: MI is 0 exactly, not its round-off
+    val = torch.where(degenerate, 0, val)
     return torch.where(same, torch.ones_like(val), val)
 
 
