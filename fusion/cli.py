@@ -139,7 +139,6 @@ def fuse(
     from ivifbench.fusion.apply import fuse_pairs
     from ivifbench.imageio import pair_folders
     from ivifbench.params import parse_assignments
-
     from ivifbench.paths import check_output_folder, check_outputs_apart
 
     check_output_folder("--out", out)

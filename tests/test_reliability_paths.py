@@ -12,8 +12,8 @@ import test_sweep_fixtures as fx
 from PIL import Image
 
 from ivifbench.benchmarks.runner import run_suite
+from ivifbench.benchmarks.suite import load_suite
 from ivifbench.cli import main
-from ivifbench.config import load_suite
 from ivifbench.errors import InputError
 from ivifbench.paths import check_outputs_apart, static_prefix
 
