@@ -156,7 +156,7 @@ def test_folder_and_callable_methods(tmp_path: Path) -> None:
     md = (out / "report" / "leaderboard.md").read_text()
     assert "published" in md and "published†" not in md  # trained on MSRS, but this is a synthetic replica of it
     # a folder missing an image: that unit fails naming the file, the rest is cached
-    (pub / "msrs" / "test" / sorted(p.name for p in (pub / "msrs" / "test").iterdir())[0]).unlink()
+    sorted((pub / "msrs" / "test").glob("*.png"))[0].unlink()
     s = _run(suite, out)
     assert s.failed == 2 and "no fused image named" in dict(s.failures)["fuse published/msrs/test"]
     # editing a callable's parameters reruns it only
