@@ -53,6 +53,8 @@ class DatasetReader:
     tasks: ClassVar[tuple[TaskKind, ...]] = ("fusion",)
     classes: ClassVar[tuple[str, ...]] = ()  # detection or segmentation classes, in label-id order
     ignore_index: ClassVar[int | None] = None  # segmentation label value that is not scored
+    # pairs `ivifbench datasets synth NAME` writes by default: enough for the dataset's task's quick protocol to learn
+    synth_pairs: ClassVar[int] = 8
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)

@@ -110,7 +110,9 @@ def check(
 def synth(
     name: str = typer.Argument(..., help="Dataset name (see `ivifbench datasets list`)."),
     out: Path = typer.Option(..., "--out", help="Folder to write the replica into (must be new or empty)."),
-    pairs: int = typer.Option(8, "--pairs", help="Number of pairs over all splits."),
+    pairs: int | None = typer.Option(
+        None, "--pairs", help="Number of pairs over all splits (default: enough for the task's quick protocol)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same bytes)."),
     size: str | None = typer.Option(None, "--size", help="Image size WIDTHxHEIGHT (default 256x192)."),
 ) -> None:
@@ -121,7 +123,7 @@ def synth(
     wh = parse_size(size)
     start = time.perf_counter()
     try:
-        root = cls.synthesize(out, pairs=pairs, seed=seed, size=wh)
+        root = cls.synthesize(out, pairs=cls.synth_pairs if pairs is None else pairs, seed=seed, size=wh)
     except OSError as exc:
         raise IvifError(f"{out}: cannot write the replica ({exc})") from exc
     written = cls(root).pairs()

@@ -44,6 +44,7 @@ class M3FD(FolderPairReader):
     """
 
     name = "m3fd"
+    synth_pairs = 100  # the m3fd quick-protocol reference replica (see the task's README)
     description = "M3FD: 4200 aligned IR/visible pairs, 6-class VOC boxes (no official split)"
     splits: ClassVar[tuple[str, ...]] = ("all",)
     tasks = ("fusion", "detection")
@@ -110,6 +111,7 @@ class LLVIP(FolderPairReader):
     """
 
     name = "llvip"
+    synth_pairs = 100  # the llvip quick-protocol reference replica (see the task's README)
     description = "LLVIP: 15488 low-light IR/visible pairs, pedestrian VOC boxes (train/test)"
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
     tasks = ("fusion", "detection")

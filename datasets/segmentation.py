@@ -19,6 +19,7 @@ class MSRS(FolderPairReader):
     """
 
     name = "msrs"
+    synth_pairs = 48  # the msrs quick-protocol reference replica (see the task's README)
     description = "MSRS: 1444 road-scene IR/visible pairs (train/test), 9-class segmentation labels"
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
     tasks = ("fusion", "segmentation")
@@ -66,6 +67,7 @@ class FMB(FolderPairReader):
     """
 
     name = "fmb"
+    synth_pairs = 48  # the fmb quick-protocol reference replica (see the task's README)
     description = "FMB: 1500 IR/visible pairs (train/test), 15-class segmentation labels (class order assumed)"
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
     tasks = ("fusion", "segmentation")

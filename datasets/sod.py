@@ -33,6 +33,7 @@ class VT5000(_SOD):
     """
 
     name = "vt5000"
+    synth_pairs = 200  # the vt5000 quick-protocol reference replica (see the task's README)
     description = "VT5000: 5000 RGB-T pairs (Train/Test) with salient-object GT masks"
     splits: ClassVar[tuple[str, ...]] = ("Train", "Test")
     native_dirname = "VT5000"

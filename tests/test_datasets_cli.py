@@ -72,3 +72,18 @@ def test_parse_size() -> None:
     assert parse_size(None) is None
     with pytest.raises(InputError):
         parse_size("256")
+
+
+def test_synth_default_pairs_are_the_quick_protocol_replica(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ivifbench.datasets import DATASETS
+
+    assert {n: DATASETS.get(n).synth_pairs for n in ("msrs", "fmb", "m3fd", "llvip", "vt5000", "tno")} == {
+        "msrs": 48,
+        "fmb": 48,
+        "m3fd": 100,
+        "llvip": 100,
+        "vt5000": 200,
+        "tno": 8,
+    }
+    assert main(["datasets", "synth", "msrs", "--out", str(tmp_path / "msrs"), "--size", "64x48"]) == 0
+    assert "train 36, test 12" in capsys.readouterr().out
