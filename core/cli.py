@@ -43,7 +43,7 @@ def _assemble() -> None:
     from ivifbench.datasets.cli import app as datasets_app
     from ivifbench.fusion.cli import register as register_fusion
     from ivifbench.merge import merge
-    from ivifbench.metrics.cli import score
+    from ivifbench.metrics.cli import metrics_app, score
     from ivifbench.reports.cli import report
     from ivifbench.reports.export import export
     from ivifbench.tasks.cli import app as task_app
@@ -51,6 +51,7 @@ def _assemble() -> None:
     app.add_typer(datasets_app, name="datasets")
     register_fusion(app)  # methods, fuse, train
     app.command(help="Score fused images with the fusion-quality metrics.")(score)
+    app.add_typer(metrics_app, name="metrics")
     app.command(help="Build report tables (md, tex, csv, html) from a results store.")(report)
     app.add_typer(task_app, name="task")
     register_benchmarks(app)  # run, validate

@@ -10,6 +10,7 @@ import difflib
 import importlib
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Generic, TypeVar, cast
 
 from ivifbench.errors import IvifError, NotFoundError
@@ -27,7 +28,11 @@ def import_string(target: str) -> object:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise IvifError(f"cannot import '{module_name}' for '{target}': {exc}") from exc
+        top = module_name.split(".")[0]
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name == top and Path(top).exists():
+            hint = f" ({top}/ is in the current folder, which the ivifbench command does not search: PYTHONPATH=.)"
+        raise IvifError(f"cannot import '{module_name}' for '{target}': {exc}{hint}") from exc
     obj: object = module
     for part in attr.split("."):
         try:

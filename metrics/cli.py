@@ -18,7 +18,9 @@ def score(
         help="Comma-separated names (EN,SD,MI,...), 'default' (all but the slow FMI family and Qp) or 'all'.",
     ),
     convention: str = typer.Option(
-        "canonical", "--convention", help="canonical, vifb, tang, tang-legacy or cddfuse (see metrics.md)."
+        "canonical",
+        "--convention",
+        help="canonical, vifb, tang, tang-legacy or cddfuse (`ivifbench metrics list` shows what each has).",
     ),
     out: Path | None = typer.Option(
         None,
@@ -37,6 +39,13 @@ def score(
 
     conv = CONVENTIONS.get(convention)  # unknown → NotFoundError with "did you mean"
     names = resolve_metrics(metrics, convention)
+    lacking = missing_under(metrics, convention)
+    if lacking:
+        typer.echo(
+            f"note: convention '{convention}' has no {', '.join(lacking)}; left out "
+            f"(`ivifbench metrics list --convention {convention}`)",
+            err=True,
+        )
     if out is not None and out.suffix.lower() != ".csv":
         raise InputError(f"--out {out}: write the table as a .csv file")
     if out is not None:
@@ -69,6 +78,62 @@ def score(
         arrow = "↑" if METRICS.get(name).higher_is_better else "↓"
         summary.add_row(name, arrow, f"{row['mean']:.4f}", f"{row['std']:.4f}", str(int(row["count"])))
     Console().print(summary)
+
+
+def missing_under(metrics: str, convention: str) -> list[str]:
+    """The metrics ``'default'``/``'all'`` would include but ``convention`` does not define (named metrics without
+    the variant are an error instead)."""
+    from ivifbench.metrics import METRICS
+    from ivifbench.metrics.catalogue import ORDER
+    from ivifbench.metrics.engine import SLOW_METRICS
+
+    key = metrics.strip().lower()
+    if key not in ("all", "default"):
+        return []
+    names = [n for n in ORDER if key == "all" or n not in SLOW_METRICS]
+    return [n for n in names if convention not in METRICS.get(n).conventions]
+
+
+metrics_app = typer.Typer(help="The fusion-quality metrics and their conventions.", no_args_is_help=True)
+
+
+@metrics_app.command("list")
+def list_metrics(
+    convention: str | None = typer.Option(
+        None, "--convention", "-c", help="Only the metrics this convention defines (canonical, vifb, tang, …)."
+    ),
+) -> None:
+    """Every metric with its direction, range and conventions (docs/metrics.md has the formulas)."""
+    import math
+
+    from ivifbench.metrics import CONVENTIONS, METRICS
+    from ivifbench.metrics.catalogue import ALL, ORDER
+
+    def conv_order(cs: object) -> list[str]:
+        return sorted(cs, key=lambda c: (ALL.index(c) if c in ALL else len(ALL), c))  # type: ignore[arg-type]
+
+    names = list(ORDER) + [n for n in METRICS.names() if n not in ORDER]
+    if convention is not None:
+        conv = CONVENTIONS.get(convention)  # unknown → NotFoundError with "did you mean"
+        names = [n for n in names if convention in METRICS.get(n).conventions]
+        typer.echo(f"convention '{conv.name}': {conv.description}")
+        typer.echo(f"{len(names)} metrics; colour: {conv.colour}")
+
+    def rng(v: float) -> str:
+        return "inf" if v == math.inf else "-inf" if v == -math.inf else f"{v:g}"
+
+    rows = [("metric", "dir", "range", "conventions")]
+    for n in names:
+        m = METRICS.get(n)
+        rows.append((n, "↑" if m.higher_is_better else "↓", f"{rng(m.value_range[0])}…{rng(m.value_range[1])}",
+                     ", ".join(conv_order(m.conventions))))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
+    if convention is None:
+        typer.echo(
+            f"conventions: {', '.join(conv_order(CONVENTIONS.names()))}; formulas and references: docs/metrics.md"
+        )
 
 
 def _write_provenance(

@@ -48,7 +48,7 @@ CONVENTIONS: Registry[Convention] = Registry("convention")
 _CONVENTIONS = (
     Convention(
         "canonical",
-        "ivifbench's recommended definitions (metrics.md §9): float64 on 0–255, MI in bits, SSIM and VIF as in the papers;"
+        "ivifbench's recommended definitions: float64 on 0–255, MI in bits, SSIM and VIF as in the papers;"
         " colour: grey by BT.601 luma (0.299, 0.587, 0.114), rounded to integers",
         "grey (BT.601 luma, rounded)",
         (0.299, 0.587, 0.114),
