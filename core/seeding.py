@@ -12,8 +12,10 @@ and ATen reductions split their sums per thread, so one thread and two threads g
 bits (about 1e-6 after one forward pass), and training amplifies that into different metrics. A fixed count (a task
 setting, ``threads``, default 1) makes the numbers independent of ``OMP_NUM_THREADS`` and of the machine's cores.
 
-Code that needs its own random stream takes a local generator (:func:`numpy_rng`, :func:`torch_generator`) derived
-from the seed rather than drawing from global state; data-loader workers get :func:`worker_init_fn`.
+Code that needs its own random stream takes a local generator (:func:`torch_generator`) derived from the seed rather
+than drawing from global state. Data-loader workers are seeded by the libraries' own loaders (mmengine: sampler seed
+and ``worker_init_fn`` from the Runner's ``randomness.seed``; ultralytics: a seeded loader generator and
+``seed_worker``); mmseg's transforms draw from NumPy's global state, which is seeded here and by the Runner.
 
 Heavy libraries (torch, NumPy) are imported inside the functions: this module sits in ``core`` and is imported by
 command-line code whose start-up must stay fast.
@@ -33,13 +35,11 @@ __all__ = [
     "DEFAULT_THREADS",
     "THREADS_HELP",
     "apply_deterministic",
-    "numpy_rng",
     "pop_threads",
     "record",
     "seed_all",
     "seeded",
     "torch_generator",
-    "worker_init_fn",
 ]
 
 #: cuBLAS needs a fixed workspace per stream for reproducible results (CUDA ≥ 10.2; see torch's "Reproducibility")
@@ -108,32 +108,11 @@ def pop_threads(overrides: dict[str, Any]) -> int:
     return value
 
 
-def numpy_rng(seed: int, *stream: int) -> Any:
-    """A local NumPy ``Generator`` for ``seed`` (and an optional stream key, e.g. a worker or split index)."""
-    import numpy as np
-
-    return np.random.default_rng(np.random.SeedSequence([int(seed), *(int(s) for s in stream)]))
-
-
 def torch_generator(seed: int) -> Any:
     """A local CPU ``torch.Generator`` seeded with ``seed`` (samplers, shuffles, flips)."""
     import torch
 
     return torch.Generator().manual_seed(int(seed))
-
-
-def worker_init_fn(worker_id: int) -> None:
-    """``DataLoader(worker_init_fn=...)``: seed a worker's ``random`` and NumPy from its torch seed.
-
-    torch gives each worker ``base_seed + worker_id``, with ``base_seed`` drawn from the loader's generator; passing an
-    explicit seeded ``generator`` to the loader makes the whole chain follow the unit's seed.
-    """
-    import numpy as np
-    import torch
-
-    s = torch.initial_seed() % 2**32
-    random.seed(s)
-    np.random.seed(s)
 
 
 def _versions(packages: Sequence[str] = RECORDED_PACKAGES) -> dict[str, str]:

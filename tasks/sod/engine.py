@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ivifbench.errors import IvifError
+from ivifbench.seeding import torch_generator
 from ivifbench.tasks.sod.data import SODSample, load_resized
 from ivifbench.tasks.sod.model import SaliencyNet
 from ivifbench.tasks.sod.scoring import SODScorer, read_map
@@ -97,7 +98,7 @@ def train(
         raise IvifError("no training images")
     device = resolve_device(cfg.device)
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed)  # batch order and flips: a local stream
     t0 = time.perf_counter()
     images_np, masks_np = load_resized(samples, cfg.size)
     images = torch.from_numpy(images_np)
