@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -117,8 +118,6 @@ def _link(src: Path, dst: Path) -> None:
     try:
         dst.symlink_to(src)
     except OSError:
-        import shutil
-
         shutil.copy2(src, dst)
 
 
@@ -221,7 +220,7 @@ def run_task(unit: TaskUnit) -> dict[str, Any]:
 
     fused_dirs = {s: Path(p) for s, p in unit.fused_dirs.items()}
     run_dir = Path(unit.run_dir)
-    merged = run_dir / "fused"  # one folder of <id>.png over every split, as Task.run expects
+    merged = run_dir / "fused"  # <split>/<id>.png over every split: the layout every task reads
     merged.mkdir(parents=True, exist_ok=True)
     want: dict[str, Path] = {}
     for split, pairs in unit.pairs.items():
@@ -229,20 +228,21 @@ def run_task(unit: TaskUnit) -> dict[str, Any]:
             src = fused_dirs[split] / f"{pid}.png"
             if not src.is_file():
                 raise IvifError(f"{src}: fused image missing; rerun the fuse unit")
-            want[f"{pid}.png"] = src.resolve()
-    for p in merged.iterdir():
-        if p.name not in want:
+            want[f"{split}/{pid}.png"] = src.resolve()
+    for p in sorted(merged.rglob("*"), reverse=True):  # what an earlier run left that this one does not use
+        rel = p.relative_to(merged).as_posix()
+        if p.is_dir() and not p.is_symlink():
+            if not any(k.startswith(rel + "/") for k in want):
+                shutil.rmtree(p)
+        elif rel not in want:
             p.unlink()
     for name, src in want.items():
+        (merged / name).parent.mkdir(parents=True, exist_ok=True)
         _link(src, merged / name)
     task_cls = TASKS.get(str(unit.task))
-    task = task_cls()
     overrides = dict(unit.overrides)
-    import inspect
-
-    if "device" in inspect.signature(task.run).parameters and "device" not in overrides:
-        overrides["device"] = unit.device
-    result = task.run(
+    overrides.setdefault("device", unit.device)  # the suite's device, unless the task's overrides say otherwise
+    result = task_cls().run(
         dataset=unit.dataset,
         root=Path(unit.root),
         fused=merged,
@@ -252,18 +252,15 @@ def run_task(unit: TaskUnit) -> dict[str, Any]:
         **overrides,
     )
     values = [(k, float(v)) for k, v in result.metrics.items() if v is not None]
-    directions = dict(getattr(task_cls, "metric_directions", {}) or {})
+    headline = list(getattr(task_cls, "headline", ()) or ())
 
-    def direction(metric: str) -> bool | None:
-        if metric in directions:
-            return directions[metric]
-        head = metric.split("/", 1)[0]  # "AP50/Car" follows "AP50"'s direction
-        return directions.get(head)
+    def info(metric: str) -> dict[str, Any]:
+        return {"headline": headline.index(metric)} if metric in headline else {}
 
     return {
         "task_results": values,
-        "metric_info": [(k, str(unit.task), direction(k), {}) for k, _ in values],
-        "payload": {"details": _jsonable(result.details)},
+        "metric_info": [(k, str(unit.task), task_cls.direction(k), info(k)) for k, _ in values],
+        "payload": {"details": _jsonable(result.details), "n": result.n, "notes": result.notes, "input": result.input},
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from rich.progress import (
     BarColumn,
@@ -18,7 +18,7 @@ from rich.progress import (
 T = TypeVar("T")
 
 
-def make_progress(transient: bool = False) -> Progress:
+def make_progress(transient: bool = False, file: IO[str] | None = None) -> Progress:
     """A rich Progress with description, bar, n/total, percent, items/s, elapsed and ETA columns (on stderr)."""
     from rich.console import Console
 
@@ -31,7 +31,7 @@ def make_progress(transient: bool = False) -> Progress:
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True) if file is None else Console(file=file),
         transient=transient,
     )
 

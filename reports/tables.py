@@ -1,7 +1,9 @@
 """Store → tidy pandas frames → tables. Renderers (md, tex, csv, html) only format what these functions return.
 
 Directions (``higher_is_better``) come from the metric metadata recorded in the store by the unit that made the
-numbers (the metric registry for fusion metrics, the task's ``metric_directions`` for task metrics).
+numbers (the metric registry for fusion metrics, the task's ``metric_directions`` for task metrics); so do each task's
+headline metrics (the task's ``headline``, stored with each metric's info) and its sample sizes and notes (the task
+unit's payload).
 """
 
 from __future__ import annotations
@@ -18,13 +20,6 @@ import pandas as pd
 from ivifbench.reports.cells import auto_decimals
 from ivifbench.reports.scope import Display, Scope, choose_scope
 from ivifbench.store import ResultsStore
-
-# headline task metrics for the consolidated leaderboard (others, e.g. per-class AP, stay in the per-task tables)
-HEADLINE = {
-    "detection": ["mAP50", "mAP50-95", "mAP50_95"],
-    "segmentation": ["mIoU"],
-    "sod": ["Sm", "maxF", "MAE"],
-}
 
 
 @dataclass
@@ -159,6 +154,7 @@ def build_report(
         methods = store.method_infos()
         directions = store.metric_directions()
         runs = store.runs()
+        headline = _headlines(store.frame("metric_info"))
     if scope is None:
         scope = choose_scope(runs, **choose)
     run = scope.run if scope.run is not None else (runs[-1] if runs else None)
@@ -253,9 +249,10 @@ def build_report(
             )
         )
     task_overrides = _task_overrides(units)
+    samples = _task_samples(units)
     for (ds, task, proto), g in tsk.groupby(["dataset", "task", "protocol"], sort=True):
         vals = g.pivot(index="method", columns="metric", values="mean")
-        head = [c for c in HEADLINE.get(task, []) if c in vals.columns]
+        head = [c for c in headline.get(task, []) if c in vals.columns]
         rest = [c for c in vals.columns if c not in head]
         rows = display.sort(list(vals.index))
         vals = vals.loc[rows, head + sorted(rest, key=lambda c: ("/" in c, c.lower()))]
@@ -269,6 +266,7 @@ def build_report(
             + (f"; mean ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"; seed {seeds[0]}")
             + "; each method's fused images replace the inputs."
         ]
+        notes.extend(samples.get((task, ds, proto), []))
         row_flags = {m: "†" for m in vals.index if _in_domain(methods, m, ds, synthetic)}
         if row_flags:
             notes.append("† the method was trained on this dataset (in-domain).")
@@ -294,7 +292,7 @@ def build_report(
     ranked_fus = (
         fus[[primary.get(d) == c for d, c in zip(fus.dataset, fus.convention, strict=True)]] if primary else fus
     )
-    leaderboard = _leaderboard(ranked_fus, tsk, methods, split_counts, synthetic, display, conv_counts)
+    leaderboard = _leaderboard(ranked_fus, tsk, methods, split_counts, synthetic, display, conv_counts, headline)
     return Report(
         fusion=fus,
         tasks=tsk,
@@ -322,6 +320,42 @@ def _first(s: pd.Series) -> bool | None:
 def _n_text(n: pd.DataFrame) -> str:
     vals = sorted({int(v) for v in n.to_numpy().ravel() if not pd.isna(v)})
     return str(vals[0]) if len(vals) == 1 else f"{vals[0]}–{vals[-1]}"
+
+
+def _headlines(info: pd.DataFrame) -> dict[str, list[str]]:
+    """Each task's headline metrics in the task's order, as its units recorded them (``info_json["headline"]``)."""
+    ranked: dict[str, list[tuple[int, str]]] = {}
+    for r in info.itertuples() if not info.empty else ():
+        try:
+            pos = json.loads(r.info_json).get("headline")
+        except (ValueError, TypeError, AttributeError):
+            pos = None
+        if isinstance(pos, int) and r.source != "fusion":
+            ranked.setdefault(r.source, []).append((pos, r.name))
+    return {task: [name for _, name in sorted(items)] for task, items in ranked.items()}
+
+
+def _task_samples(units: pd.DataFrame) -> dict[tuple[str, str, str], list[str]]:
+    """Per (task, dataset, protocol): the sample sizes and the notes the task runs recorded (a split reused, small n)."""
+    found: dict[tuple[str, str, str], dict[str, set[str]]] = {}
+    if units.empty or "payload_json" not in units:
+        return {}
+    for r in units[(units.kind == "task") & (units.status == "ok")].itertuples():
+        try:
+            payload = json.loads(r.payload_json)
+        except (ValueError, TypeError):
+            continue
+        slot = found.setdefault((r.task, r.dataset, r.protocol), {"n": set(), "notes": set()})
+        n = payload.get("n") or {}
+        if n:
+            slot["n"].add(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(n.items())))
+        slot["notes"].update(str(x) for x in payload.get("notes") or [])
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for key, slot in found.items():
+        lines = [f"n: {'; '.join(sorted(slot['n']))}."] if slot["n"] else []
+        lines += [f"Note: {x}." for x in sorted(slot["notes"])]
+        out[key] = lines
+    return out
 
 
 def _task_overrides(units: pd.DataFrame) -> dict[tuple[str, str, str], str]:
@@ -352,10 +386,12 @@ def _leaderboard(
     synthetic: set[str],
     display: Display | None = None,
     conv_counts: dict[str, int] | None = None,
+    headline: dict[str, list[str]] | None = None,
 ) -> Table | None:
     """Borda and mean rank over every dataset's fusion metrics (each dataset once, under its primary convention: ``fus``
     holds only those rows) and each task's headline numbers."""
     display = display or Display()
+    headline = headline or {}
     cols: dict[str, pd.Series] = {}
     dirs: dict[str, bool | None] = {}
     flags: dict[tuple[str, str], str] = {}
@@ -378,8 +414,8 @@ def _leaderboard(
                 flags[(m, name)] = "†"
     protos: set[str] = set()
     for (ds, task, proto, metric), g in tsk.groupby(["dataset", "task", "protocol", "metric"], sort=True):
-        if metric not in HEADLINE.get(task, []) and (task in HEADLINE or "/" in metric):
-            continue
+        if metric not in headline.get(task, []) and (task in headline or "/" in metric):
+            continue  # a task without recorded headline metrics shows its overall (not per-class) numbers
         name = f"{task} {ds} {metric}"
         labels[name] = f"{task} {display.name(ds)} {display.name(metric)}"
         if tsk.protocol.nunique() > 1:

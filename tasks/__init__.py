@@ -1,5 +1,10 @@
-"""Downstream tasks: what a fused image does for detection, segmentation and salient object detection."""
+"""Downstream tasks: what a fused image does for detection, segmentation and salient object detection.
 
-from ivifbench.tasks.base import TASKS, Task, TaskResult
+A task is a :class:`Task` subclass with one :class:`TaskSettings` model per protocol and three methods, ``prepare``,
+``train`` and ``evaluate`` (see ``docs/adding-a-task.md``); :data:`TASKS` is the registry.
+"""
 
-__all__ = ["TASKS", "Task", "TaskResult"]
+from ivifbench.tasks.base import TASKS, Evaluation, Task, TaskResult, TaskRun
+from ivifbench.tasks.settings import TaskSettings
+
+__all__ = ["TASKS", "Evaluation", "Task", "TaskResult", "TaskRun", "TaskSettings"]

@@ -1,14 +1,53 @@
-"""``ivifbench task detection|segmentation|sod``: one method's fused images through a downstream task, over seeds."""
+"""``ivifbench task NAME``: one method's images through a downstream task, over seeds — one command per registered task.
+
+The commands are made from the task registry when the CLI runs, so a plugin task (entry point ``ivifbench.tasks``, or
+``TASKS.register``) gets ``ivifbench task NAME`` with the same options as the built-in ones.
+
+``--method M`` fuses the dataset's pairs with M first (``--weights``, ``--param``), unless ``--fused DIR`` gives M's
+fused images; ``--method visible`` / ``--method infrared`` run the single-modality baselines. Quiet by default: the
+engine's own log goes to ``OUT/task.log`` and a progress bar shows the stages (``-v`` prints the engine's log).
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(help="Run a downstream task on one method's fused images.", no_args_is_help=True)
+BASELINES = ("visible", "infrared")
+
+
+class _RegistryGroup(TyperGroup):
+    """A click group whose commands are the task registry's names, looked up when the CLI runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from ivifbench.tasks import TASKS
+
+        return sorted(set(super().list_commands(ctx)) | set(TASKS.names()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        from ivifbench.tasks import TASKS
+
+        if cmd_name not in TASKS:
+            return None
+        single = typer.Typer()
+        single.command(cmd_name)(_command(cmd_name))
+        return typer.main.get_command(single)
+
+
+app = typer.Typer(cls=_RegistryGroup, help="Run a downstream task on one method's images.", no_args_is_help=True)
 
 
 def aggregate(results: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -25,6 +64,37 @@ def aggregate(results: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def fuse_dataset(
+    method: str,
+    dataset: str,
+    root: Path,
+    out: Path,
+    *,
+    weights: Path | None = None,
+    params: dict[str, Any] | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+) -> Path:
+    """Fuse every pair of ``dataset`` with ``method`` into ``out/<split>/<id>.png`` (kept ones are reused); ``out``."""
+    from ivifbench.datasets import DATASETS
+    from ivifbench.errors import IvifError
+    from ivifbench.fusion import create_method
+    from ivifbench.fusion.apply import fuse_pairs
+    from ivifbench.tasks.base import resolve_device
+
+    fusion = create_method(method, weights=weights, device=resolve_device(device), **(params or {}))
+    reader = DATASETS.get(dataset)(root)
+    by_split: dict[str, list[tuple[str, Path, Path]]] = {}
+    for p in reader.pairs():
+        by_split.setdefault(p.split, []).append((p.id, p.ir, p.vis))
+    for split, pairs in by_split.items():
+        report = fuse_pairs(fusion, pairs, out / split, progress=progress, skip_existing=True)
+        if report.failed:
+            pid, reason = next(iter(report.failed.items()))
+            raise IvifError(f"{method} failed on {len(report.failed)} {dataset} pair(s), first '{pid}': {reason}")
+    return out
+
+
 def run_task(
     task: str,
     method: str,
@@ -35,10 +105,18 @@ def run_task(
     seeds: str,
     out: Path,
     overrides: list[str],
+    *,
+    weights: Path | None = None,
+    params: list[str] | None = None,
+    verbose: bool = True,
+    progress: Any = None,
 ) -> Path:
-    """Run ``task`` once per seed under ``out/seed<k>/`` and write ``out/metrics.json`` (per-seed and mean ± std)."""
+    """Run ``task`` once per seed under ``out/seed<k>/`` and write ``out/metrics.json`` (per-seed and mean ± std).
+
+    Without ``fused``, ``method`` is fused first into ``out/fused`` (or is a baseline: ``visible``/``infrared``).
+    """
     from ivifbench import __version__
-    from ivifbench.errors import IvifError
+    from ivifbench.errors import InputError, IvifError
     from ivifbench.params import parse_assignments
     from ivifbench.tasks import TASKS
 
@@ -48,23 +126,66 @@ def run_task(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError as exc:
         raise IvifError(f"--seeds must be comma-separated integers, got '{seeds}'") from exc
-    params = parse_assignments(overrides)
+    settings = parse_assignments(overrides)
+    cls.settings(protocol, settings)  # a bad setting fails before any fusing
+    method_params = parse_assignments(params or [])
+    baseline = method in BASELINES
+    if baseline and (fused is not None or weights is not None or method_params):
+        raise InputError(
+            f"--method {method} is a baseline (the {method} images): it takes no --fused/--weights/--param"
+        )
+    if fused is not None and (weights is not None or method_params):
+        raise InputError("--fused gives the method's fused images: --weights/--param would not be used; drop them")
+    source: dict[str, Any] = {"method": method}
+    if baseline:
+        source["input"] = method
+    elif fused is not None:
+        source.update({"input": "fused", "fused": str(fused), "fused_by": "given (--fused)"})
+    else:
+        fused = fuse_dataset(
+            method,
+            dataset,
+            root,
+            out / "fused",
+            weights=weights,
+            params=method_params,
+            device=str(settings.get("device") or "cpu"),
+            progress=verbose,
+        )
+        source.update(
+            {"input": "fused", "fused": str(fused), "fused_by": f"ivifbench {__version__}: {method}"}
+            | ({"weights": str(weights)} if weights else {})
+            | ({"params": method_params} if method_params else {})
+        )
     per_seed = []
     for seed in seed_list:
+        tick = progress(seed) if progress is not None else None
         result = cls().run(
-            dataset=dataset, root=root, fused=fused, out=out / f"seed{seed}", protocol=protocol, seed=seed, **params
+            dataset=dataset,
+            root=root,
+            fused=fused,
+            out=out / f"seed{seed}",
+            protocol=protocol,
+            seed=seed,
+            input=None if fused is not None else source["input"],
+            progress=tick,
+            verbose=verbose,
+            **settings,
         )
         per_seed.append(result)
-        typer.echo(f"seed {seed}: " + ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items() if "/" not in k))
+    notes = list(dict.fromkeys(n for r in per_seed for n in r.notes))
     summary = {
         "task": task,
-        "method": method,
+        **source,
         "dataset": dataset,
         "protocol": protocol,
         "seeds": seed_list,
-        "overrides": params,
+        "overrides": settings,
         "ivifbench_version": __version__,
         "task_version": cls.version,
+        "headline": list(cls.headline),
+        "n": per_seed[0].n if per_seed else {},
+        "notes": notes,
         "metrics": aggregate([r.metrics for r in per_seed]),
         "per_seed": [r.to_dict() for r in per_seed],
     }
@@ -74,30 +195,110 @@ def run_task(
     return path
 
 
-def _command(task: str, datasets: str):  # one command per task, same options
+@contextmanager
+def _engine_log(log: Path, quiet: bool) -> Iterator[Any]:
+    """While quiet, everything written to stdout/stderr (the engine's log) goes to ``log``; yields the terminal."""
+    if not quiet:
+        yield sys.stderr
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+    with open(log, "a", buffering=1) as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            with redirect_stdout(fh), redirect_stderr(fh):
+                yield terminal
+        finally:
+            fh.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            terminal.close()
+
+
+def _summary(path: Path) -> list[str]:
+    data = json.loads(path.read_text())
+    head = data.get("headline") or [k for k in data["metrics"] if "/" not in k]
+    lines = [
+        f"{data['task']} on {data['dataset']} ({data['protocol']}), {data['method']} "
+        f"[{data.get('input')}], seeds {','.join(map(str, data['seeds']))}:",
+        "  "
+        + ", ".join(
+            f"{k} {m['mean']:.4f}" + (f" ± {m['std']:.4f}" if m["n"] > 1 else "")
+            for k in head
+            if (m := data["metrics"].get(k))
+        ),
+    ]
+    if data.get("n"):
+        lines.append("  n: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in data["n"].items()))
+    lines += [f"  note: {n}" for n in data.get("notes") or []]
+    return lines
+
+
+def _command(task: str) -> Any:  # one command per task, same options
     def command(
         method: str = typer.Option(
-            ..., "--method", help="Method name (labels the results; fused images come from --fused)."
+            ...,
+            "--method",
+            help="Method to fuse with (registered name), or 'visible'/'infrared' for the single-modality baselines.",
         ),
-        dataset: str = typer.Option(..., "--dataset", help=f"One of: {datasets}."),
+        dataset: str = typer.Option(..., "--dataset", help="Dataset name (the task's datasets: see the error)."),
         root: Path = typer.Option(..., "--root", help="Dataset root in its native layout."),
         fused: Path | None = typer.Option(
-            None, "--fused", help="Folder of fused images named <id>.png (default: the visible images)."
+            None, "--fused", help="The method's fused images (<split>/<id>.png or <id>.png) instead of fusing here."
         ),
-        protocol: str = typer.Option(
-            "quick", "--protocol", help="quick (CPU, minutes) or paper (published settings, GPU)."
-        ),
+        weights: Path | None = typer.Option(None, "--weights", help="Weights file for the method, when it needs one."),
+        param: list[str] = typer.Option([], "--param", help="Method parameter key=value (repeatable)."),
+        protocol: str = typer.Option("quick", "--protocol", help="quick (CPU, minutes), paper (published, GPU), ..."),
         seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds; results give mean ± std."),
-        out: Path = typer.Option(..., "--out", help="Output folder (metrics.json and the task's run folders)."),
-        set_: list[str] = typer.Option([], "--set", help="Protocol override key=value (repeatable), e.g. epochs=3."),
+        out: Path = typer.Option(..., "--out", help="Output folder (metrics.json, task.log, the runs' folders)."),
+        set_: list[str] = typer.Option([], "--set", help="Task setting key=value (repeatable), e.g. epochs=3."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the engine's own log."),
     ) -> None:
-        path = run_task(task, method, dataset, root, fused, protocol, seeds, out, set_)
-        typer.echo(f"results: {path}")
+        from ivifbench.progress import make_progress
 
-    command.__doc__ = f"Run the {task} task ({datasets})."
+        log = out / "task.log"
+        with _engine_log(log, quiet=not verbose) as terminal:
+            if verbose:
+                path = run_task(
+                    task, method, dataset, root, fused, protocol, seeds, out, set_, weights=weights, params=param
+                )
+            else:
+                bar = make_progress(file=terminal)  # the bar on the terminal; the engine's output in task.log
+                with bar:
+                    row = bar.add_task(f"{task}", total=3 * len(seeds.split(",")), rate="")
+                    done = {"n": 0}
+
+                    def per_seed(seed: int) -> Any:
+                        base = done["n"]
+
+                        def tick(stage: str, step: int, total: int) -> None:
+                            if stage in ("prepare", "train", "evaluate", "done") and total == 3:
+                                bar.update(row, completed=base + step, description=f"{task} seed {seed}: {stage}")
+                                done["n"] = base + step
+                            else:
+                                bar.update(row, description=f"{task} seed {seed}: {stage} {step}/{total}")
+
+                        return tick
+
+                    try:
+                        path = run_task(
+                            task, method, dataset, root, fused, protocol, seeds, out, set_,
+                            weights=weights, params=param, verbose=False, progress=per_seed,
+                        )  # fmt: skip
+                    except Exception as exc:
+                        from ivifbench.errors import IvifError
+
+                        if not isinstance(exc, IvifError):
+                            print(f"the engine's log: {log}", file=terminal)
+                        raise
+        for line in _summary(path):
+            typer.echo(line)
+        typer.echo(f"results: {path}" + ("" if verbose else f" (engine log: {log})"))
+
+    command.__doc__ = f"Run the {task} task on one method's images (fused here, given by --fused, or a baseline)."
     return command
-
-
-app.command("detection")(_command("detection", "m3fd, llvip"))
-app.command("segmentation")(_command("segmentation", "msrs, fmb"))
-app.command("sod")(_command("sod", "vt5000, vt821, vt1000"))

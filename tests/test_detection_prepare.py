@@ -23,7 +23,12 @@ from ivifbench.tasks.detection.prepare import (
     limit_pairs,
     prepare,
 )
-from ivifbench.tasks.detection.task import _epochs, _settings
+from ivifbench.tasks.detection.task import _epochs
+
+
+def _settings(protocol: str, overrides: dict) -> dict:
+    return DetectionTask.settings(protocol, overrides).model_dump()
+
 
 SIZE = (128, 96)
 
@@ -53,8 +58,9 @@ def _fused(reader, out: Path, skip: str | None = None, size: tuple[int, int] | N
 
 def test_registered_and_light() -> None:
     assert TASKS.get("detection") is DetectionTask
-    assert DetectionTask.protocols == ("quick", "paper", "frozen")
-    assert all(DetectionTask.metric_directions[k] for k in ("mAP50", "mAP50_95", "precision", "recall", "AP50/Car"))
+    assert tuple(DetectionTask.protocols) == ("quick", "paper", "frozen")
+    assert all(DetectionTask.direction(k) for k in ("mAP50", "mAP50_95", "precision", "recall", "AP50/Car"))
+    assert DetectionTask.headline == ("mAP50", "mAP50_95")
 
 
 def test_shipped_m3fd_split_files() -> None:
@@ -202,8 +208,8 @@ def test_real_m3fd_samples_with_published_fused_images(shared_data: Path, tmp_pa
 
 
 def test_settings_validation() -> None:
-    s, opts = _settings("quick", {"epochs": "3", "imgsz": 64, "limit": 5, "amp": "false", "split": "hash"})
-    assert s["epochs"] == 3 and s["imgsz"] == 64 and opts == {"limit": 5, "split": "hash"} and s["amp"] is False
+    s = _settings("quick", {"epochs": "3", "imgsz": 64, "limit": 5, "amp": "false", "split": "hash"})
+    assert s["epochs"] == 3 and s["imgsz"] == 64 and s["limit"] == 5 and s["split"] == "hash" and s["amp"] is False
     assert s["steps"] == 300 and _epochs({**s, "epochs": None}, 71) == 300 // 9 + 1  # 9 batches of 8 per epoch
     assert _epochs({**s, "epochs": None, "batch": 16, "nbs": 64}, 64) == 300  # 4 batches = 1 step per epoch
     assert _epochs(s, 71) == 3  # epochs, when set, win
@@ -211,13 +217,15 @@ def test_settings_validation() -> None:
         _settings("quick", {"epoch": 3})
     with pytest.raises(InputError, match="multiple of 32"):
         _settings("quick", {"imgsz": 100})
-    with pytest.raises(InputError, match="positive integer"):
+    with pytest.raises(InputError, match="batch: Input should be greater than or equal to 1"):
         _settings("quick", {"batch": 0})
     with pytest.raises(InputError, match="needs weights=PATH"):
         _settings("paper", {})
     with pytest.raises(InputError, match="needs weights=PATH"):
         _settings("frozen", {})
-    with pytest.raises(IvifError, match="unknown detection setting 'epochs'"):
+    with pytest.raises(
+        IvifError, match=r"unknown detection setting 'epochs' for protocol 'frozen' \(accepted: .*weights"
+    ):
         _settings("frozen", {"epochs": 1, "weights": "x.pt"})
 
 

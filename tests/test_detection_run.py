@@ -129,6 +129,13 @@ def test_quick_protocol_end_to_end(toy_run: dict[str, Any]) -> None:
     assert d["versions"]["ultralytics"].startswith("8.4")
     assert Path(d["weights_evaluated"]).is_file() and Path(d["ultralytics_dirs"]["train"]).is_dir()
     assert (out / "data" / "data.yaml").is_file()
+    assert (
+        res["schema"] == 2
+        and res["input"] == "fused"
+        and d["splits"] == {"train": "train", "val": "val", "eval": "test"}
+    )
+    assert res["n"]["eval_images"] == 10 and res["n"]["train_images"] == 12 and res["n"]["eval_boxes"] > 0
+    assert any(n.startswith("small sample: 10 evaluated images") for n in res["notes"])
 
 
 def test_frozen_protocol_reproduces_the_evaluation(toy_run: dict[str, Any]) -> None:

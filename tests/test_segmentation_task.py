@@ -15,9 +15,10 @@ from ivifbench.datasets import DATASETS
 from ivifbench.datasets.labels import read_label_map
 from ivifbench.errors import InputError, IvifError
 from ivifbench.tasks import TASKS
+from ivifbench.tasks.inputs import InputImages
 from ivifbench.tasks.segmentation.classes import class_spec
 from ivifbench.tasks.segmentation.engine import class_weights
-from ivifbench.tasks.segmentation.prepare import find_fused, prepare
+from ivifbench.tasks.segmentation.prepare import prepare
 from ivifbench.tasks.segmentation.task import PROTOCOLS, SegmentationTask
 
 MSRS_PALETTE = DATASETS.get("msrs").palette
@@ -120,7 +121,7 @@ def test_prepare_replica_with_fused_folders(replica: Path, tmp_path: Path) -> No
     flat = tmp_path / "flat"
     flat.mkdir()
     Image.fromarray(np.zeros((48, 64), np.uint8)).save(flat / f"{pair.id}.png")
-    assert find_fused(flat, pair) == flat / f"{pair.id}.png"
+    assert InputImages.of(flat).path(reader, pair) == flat / f"{pair.id}.png"
     with pytest.raises(InputError, match="no fused image for pair"):
         prepare(reader, flat, tmp_path / "d2", spec)
     Image.fromarray(np.zeros((40, 64), np.uint8)).save(fused / "test" / f"{pair.id}.png")
@@ -143,9 +144,10 @@ def test_prepare_fmb_replica_has_15_classes(tmp_path: Path) -> None:
 def test_registered_and_directions() -> None:
     assert TASKS.get("segmentation") is SegmentationTask
     assert SegmentationTask.datasets == ("msrs", "fmb")
-    dirs = SegmentationTask.metric_directions
-    assert dirs["mIoU"] and dirs["aAcc"] and dirs["mAcc"] and dirs["IoU/car"] and dirs["IoU/Pole"]
-    assert all(dirs.values())
+    direction = SegmentationTask.direction
+    assert direction("mIoU") and direction("aAcc") and direction("mAcc") and direction("IoU/car")
+    assert direction("IoU/Pole") and direction("Acc/bike") and all(SegmentationTask.metric_directions.values())
+    assert SegmentationTask.headline == ("mIoU",)
 
 
 def test_quick_end_to_end_then_reload_checkpoint(replica: Path, tmp_path: Path) -> None:
@@ -193,10 +195,10 @@ def test_quick_end_to_end_then_reload_checkpoint(replica: Path, tmp_path: Path) 
         ({"epochs": 3}, IvifError, "unknown segmentation setting 'epochs'"),
         ({"crop": "big"}, InputError, "crop must be"),
         ({"crop": 16}, InputError, "at least 32"),
-        ({"batch": 0}, InputError, "batch must be a positive integer"),
-        ({"lr": -1}, InputError, "lr must be a non-negative number"),
+        ({"batch": 0}, InputError, "batch: Input should be greater than or equal to 1"),
+        ({"lr": -1}, InputError, "lr: Input should be greater than or equal to 0"),
         ({"ratio_range": [2, 1]}, InputError, "ratio_range"),
-        ({"limit": 0}, InputError, "limit must be a positive integer"),
+        ({"limit": 0}, InputError, "limit: Input should be greater than or equal to 1"),
         ({"iters": 0}, InputError, "pass checkpoint=PATH"),
         ({"checkpoint": "nowhere/{seed}.pth"}, InputError, "nowhere/0.pth: checkpoint not found"),
         ({"protocol": "paper"}, InputError, "pass pretrained=PATH"),
@@ -212,9 +214,13 @@ def test_bad_inputs(replica: Path, tmp_path: Path, kwargs: dict, error: type, ma
         SegmentationTask().run(**args)
 
 
+def _defaults(protocol: str) -> dict:
+    return {k: f.default for k, f in PROTOCOLS[protocol].model_fields.items()}
+
+
 def test_protocols_are_documented() -> None:
-    assert PROTOCOLS["quick"]["variant"] == "b0" and PROTOCOLS["quick"]["pretrained"] is None
-    paper = PROTOCOLS["paper"]
+    assert _defaults("quick")["variant"] == "b0" and _defaults("quick")["pretrained"] is None
+    paper = _defaults("paper")
     assert paper["variant"] == "b3" and paper["crop"] == (512, 512) and paper["iters"] == 160000
     assert paper["lr"] == 6e-5 and paper["head_lr_mult"] == 10.0 and paper["batch"] == 16
 
@@ -224,5 +230,5 @@ def test_quick_protocol_reaches_half_miou(tmp_path: Path) -> None:
     """The quick protocol as documented: SegFormer-B0 from scratch on the reference replica, mIoU >= 0.5."""
     root = DATASETS.get("msrs").synthesize(tmp_path / "msrs", pairs=48, seed=0, size=(256, 192))
     result = SegmentationTask().run(dataset="msrs", root=root, fused=None, out=tmp_path / "run", seed=0)
-    assert result.details["protocol_settings"]["iters"] == PROTOCOLS["quick"]["iters"]
+    assert result.details["protocol_settings"]["iters"] == _defaults("quick")["iters"]
     assert result.metrics["mIoU"] >= 0.5, result.metrics

@@ -123,7 +123,7 @@ def test_vt821_needs_a_vt5000_model(quick_run: tuple[Path, object], tmp_path: Pa
     result = SODTask().run(dataset="vt821", root=root, fused=None, out=tmp_path / "r1", seed=0, checkpoint=ckpt)
     assert list(result.metrics) == list(SOD_METRICS)
     assert result.details["trained"] is False and result.details["checkpoint"] == str(out / "model.pth")
-    assert result.details["protocol_settings"]["size"] == 32  # taken from the checkpoint
+    assert result.details["engine_settings"]["size"] == 32  # taken from the checkpoint
     assert len(list((tmp_path / "r1" / "maps").glob("*.png"))) == 2
 
 
@@ -170,3 +170,4 @@ def test_registry_and_directions() -> None:
     assert cls is SODTask
     assert cls.datasets == ("vt5000", "vt821", "vt1000")
     assert cls.metric_directions["MAE"] is False and cls.metric_directions["Sm"] is True
+    assert cls.headline == ("Sm", "maxF", "MAE")

@@ -32,8 +32,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ivifbench.datasets.base import DatasetReader, Pair
 from ivifbench.errors import InputError
-from ivifbench.imageio import IMAGE_SUFFIXES
 from ivifbench.tasks.detection.boxes import YoloBox, clip_voc, voc_to_yolo
+from ivifbench.tasks.inputs import InputImages, limit_pairs  # noqa: F401 (limit_pairs: the shared rule, re-exported)
 
 ROLES = ("train", "val", "test")
 SPLIT_DIR = Path(__file__).resolve().parent / "splits"
@@ -223,26 +223,6 @@ def assign_splits(dataset: str, reader: DatasetReader, spec: str = "default") ->
     return plan
 
 
-def limit_pairs(pairs: Sequence[Pair], limit: int | None) -> list[Pair]:
-    """At most ``limit`` pairs, spread evenly over the sorted list (deterministic)."""
-    pairs = list(pairs)
-    if limit is None or len(pairs) <= limit:
-        return pairs
-    step = len(pairs) / limit
-    return [pairs[int(i * step)] for i in range(limit)]
-
-
-# ------------------------------------------------------------------------------------------------------------ images
-def fused_path(fused: Path, pair: Pair) -> Path | None:
-    """The fused image of ``pair``: ``fused/<id>.<ext>`` or ``fused/<split>/<id>.<ext>`` (any image suffix)."""
-    for folder in (fused, fused / pair.split):
-        for suffix in IMAGE_SUFFIXES:
-            for cand in (folder / f"{pair.id}{suffix}", folder / f"{pair.id}{suffix.upper()}"):
-                if cand.is_file():
-                    return cand
-    return None
-
-
 def _image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as img:
@@ -269,7 +249,7 @@ def prepare(
     dataset: str,
     reader: DatasetReader,
     classes: Sequence[str],
-    fused: Path | None,
+    fused: InputImages | Path | None,
     out: Path,
     plan: SplitPlan,
     roles: Sequence[str] = ROLES,
@@ -283,8 +263,8 @@ def prepare(
         dataset: the dataset name (for messages).
         reader: the dataset's reader (for nothing but messages today; the plan holds the pairs).
         classes: the dataset's class names.
-        fused: folder of fused images named by pair id (``<id>.png`` or ``<split>/<id>.png``); ``None`` uses the
-            visible images.
+        fused: the input images (:class:`~ivifbench.tasks.inputs.InputImages`), or a folder of fused images
+            (``<split>/<id>.png`` or ``<id>.png``), or ``None`` for the visible images.
         out: folder to write (its ``images``/``labels``/``data.yaml`` are replaced).
         plan: the split plan (:func:`assign_splits`).
         roles: the roles to write (e.g. only ``test`` for the frozen protocol).
@@ -311,30 +291,12 @@ def prepare(
                 f" ({', '.join(f'{r} {len(p)}' for r, p in plan.roles.items())}); pass split=hash or a split folder"
             )
 
-    # every fused image first: one error naming the first missing image
-    sources: dict[str, Path] = {}
-    if fused is not None:
-        fused = Path(fused)
-        if not fused.is_dir():
-            raise InputError(f"{fused}: fused-image folder not found")
-        missing = []
-        for pairs in todo.values():
-            for p in pairs:
-                src = fused_path(fused, p)
-                if src is None:
-                    missing.append(p.id)
-                else:
-                    sources[p.id] = src
-        if missing:
-            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise InputError(
-                f"{fused}: no fused image for pair '{missing[0]}' (expected {missing[0]}.png){more}; "
-                "fuse every pair of the split first"
-            )
+    # every input image first: one error naming the first missing image
+    images = fused if isinstance(fused, InputImages) else InputImages.of(fused)
+    images.check(reader, [p for pairs in todo.values() for p in pairs])
+    sources = {p.id: images.path(reader, p) for pairs in todo.values() for p in pairs}
 
-    prepared = PreparedDataset(
-        out, out / "data.yaml", cmap, plan, {}, input="fused" if fused is not None else "visible"
-    )
+    prepared = PreparedDataset(out, out / "data.yaml", cmap, plan, {}, input=images.kind)
     for sub in ("images", "labels"):
         shutil.rmtree(out / sub, ignore_errors=True)
     known = set(classes)
@@ -346,13 +308,13 @@ def prepare(
         for p in pairs:
             if p.label is None:
                 raise InputError(f"{reader.root}: pair '{p.id}' has no annotation (.xml); detection needs every label")
-            src = sources.get(p.id, p.vis)
+            src = sources[p.id]
             width, height = _image_size(src)
-            if fused is not None:
+            if images.kind != "visible":
                 vw, vh = _image_size(p.vis)
                 if (vw, vh) != (width, height):
                     raise InputError(
-                        f"{src}: fused image is {width}×{height} but pair '{p.id}' is {vw}×{vh}; "
+                        f"{src}: {images.kind} image is {width}×{height} but pair '{p.id}' is {vw}×{vh}; "
                         "fuse at the source size (boxes are in source pixels)"
                     )
             ann = read_voc_xml(p.label)

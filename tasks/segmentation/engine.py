@@ -10,8 +10,11 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import torch
@@ -212,6 +215,21 @@ def _runner_class(verbose: bool) -> type:
     return QuietRunner
 
 
+@contextmanager
+def _on_device(device: str | None) -> Iterator[None]:
+    """Make mmengine's Runner put the model on ``device`` (it otherwise takes the GPU whenever there is one)."""
+    if device is None:
+        yield
+        return
+    import torch
+    from mmengine.runner import runner as runner_module
+
+    if device.startswith("cuda"):
+        torch.cuda.set_device(torch.device(device))
+    with patch.object(runner_module, "get_device", lambda: "cpu" if device == "cpu" else "cuda"):
+        yield
+
+
 def train_and_evaluate(
     *,
     data_root: Path,
@@ -228,6 +246,7 @@ def train_and_evaluate(
     log_interval: int = 50,
     verbose: bool = False,
     val_interval: int = 0,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Train (unless ``train_split`` is ``None``) and evaluate; return metrics, areas, checkpoint path, timings.
 
@@ -246,6 +265,7 @@ def train_and_evaluate(
         log_interval: iterations between log lines.
         verbose: also print mmengine's INFO log on the console.
         val_interval: also evaluate ``eval_split`` every this many iterations (logged only; 0: never).
+        device: ``cpu`` or ``cuda:N`` (the tasks' device rule); ``None`` leaves mmengine's choice (a GPU when there).
     """
     global FractionIoUMetric
     import_mmseg()
@@ -332,7 +352,7 @@ def train_and_evaluate(
                 val_evaluator=Evaluator([FractionIoUMetric(ignore_index=classes.ignore_index)]),
             )
     kwargs["experiment_name"] = f"ivifbench_seg_{uuid.uuid4().hex[:12]}"  # unique: loggers/scopes are per name
-    with quiet_mmengine(logging.DEBUG if verbose else logging.WARNING):
+    with quiet_mmengine(logging.DEBUG if verbose else logging.WARNING), _on_device(device):
         runner = _runner_class(verbose)(**kwargs)
         try:
             timings["build"] = round(time.perf_counter() - t, 3)

@@ -7,8 +7,7 @@ Layout written under ``out``::
     ann_dir/<split>/<id>.png   8-bit grey train ids (0..K-1), 255 = ignore (mmseg's)
     classes.json               class names, palette, ignore index, background policy, per-split pixel counts
 
-Fused images are looked up as ``<fused>/<split>/<id>.*`` (the sweep's ``fused/<method>/<dataset>/<split>/`` layout)
-and then ``<fused>/<id>.*`` (one flat folder). Labels are read as integers with
+Fused images are found by the tasks' one rule (:mod:`ivifbench.tasks.inputs`). Labels are read as integers with
 :func:`ivifbench.datasets.labels.read_label_map` and never scaled; an id that is not a class (nor the dataset's ignore
 value) is an error naming the file. A fused image whose size differs from its label is an error.
 """
@@ -22,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from ivifbench.datasets.base import DatasetReader, Pair
+from ivifbench.datasets.base import DatasetReader
 from ivifbench.datasets.labels import read_label_map, write_label_map
 from ivifbench.errors import InputError
-from ivifbench.imageio import IMAGE_SUFFIXES, read_image, write_png
+from ivifbench.imageio import read_image, write_png
+from ivifbench.tasks.inputs import InputImages, limit_pairs
 from ivifbench.tasks.segmentation.classes import SegClasses
 
-__all__ = ["PreparedSplit", "find_fused", "prepare", "prepare_split"]
+__all__ = ["PreparedSplit", "prepare", "prepare_split"]
 
 
 @dataclass
@@ -48,36 +48,10 @@ class PreparedSplit:
         return [i for i, n in enumerate(self.pixels) if n == 0]
 
 
-def find_fused(fused: Path, pair: Pair) -> Path:
-    """The fused image of ``pair``: ``<fused>/<split>/<id>.*``, else ``<fused>/<id>.*``.
-
-    Raises:
-        InputError: neither exists.
-    """
-    for folder in (fused / pair.split, fused):
-        for suffix in IMAGE_SUFFIXES:
-            for candidate in (folder / f"{pair.id}{suffix}", folder / f"{pair.id}{suffix.upper()}"):
-                if candidate.is_file():
-                    return candidate
-    raise InputError(
-        f"{fused / pair.split / (pair.id + '.png')}: no fused image for pair '{pair.id}' (also looked for "
-        f"{fused / (pair.id + '.png')}); fuse the '{pair.split}' split first or pass the right --fused folder"
-    )
-
-
-def _subset(pairs: list[Pair], limit: int | None) -> list[Pair]:
-    if limit is None or limit >= len(pairs):
-        return pairs
-    if limit < 1:
-        raise InputError(f"limit must be at least 1, got {limit}")
-    idx = np.linspace(0, len(pairs) - 1, limit).round().astype(int)  # spread over the split, deterministic
-    return [pairs[i] for i in sorted(set(idx.tolist()))]
-
-
 def prepare_split(
     reader: DatasetReader,
     split: str,
-    fused: Path | None,
+    fused: InputImages | Path | None,
     out: Path,
     classes: SegClasses,
     limit: int | None = None,
@@ -97,7 +71,10 @@ def prepare_split(
             f"{reader.root}: {len(unlabelled)} '{split}' pairs have no segmentation label (e.g. '{unlabelled[0].id}'); "
             f"segmentation needs the label folder of {reader.name}"
         )
-    pairs = _subset(pairs, limit)
+    pairs = limit_pairs(pairs, limit)
+    images = fused if isinstance(fused, InputImages) else InputImages.of(fused)
+    images.check(reader, pairs)
+    role = {"fused": "fused", "visible": "vis", "infrared": "ir"}[images.kind]
     img_dir, ann_dir = out / "img_dir" / split, out / "ann_dir" / split
     img_dir.mkdir(parents=True, exist_ok=True)
     ann_dir.mkdir(parents=True, exist_ok=True)
@@ -107,13 +84,13 @@ def prepare_split(
     sizes: list[tuple[int, int]] = []
     for pair in pairs:
         assert pair.label is not None  # checked above
-        source = find_fused(fused, pair) if fused is not None else pair.vis
-        image = read_image(source, role="fused" if fused is not None else "vis")
+        source = images.path(reader, pair)
+        image = read_image(source, role=role)
         raw = read_label_map(pair.label, palette=palette)
         if raw.shape != image.size:
             raise InputError(
                 f"{source} is {image.size[1]}×{image.size[0]} but its label {pair.label} is "
-                f"{raw.shape[1]}×{raw.shape[0]}; fused images must keep the pair's size"
+                f"{raw.shape[1]}×{raw.shape[0]}; input images must keep the pair's size"
             )
         train_ids = classes.to_train_ids(raw, where=str(pair.label))
         pixels = image.pixels if image.pixels.shape[2] == 3 else np.repeat(image.pixels, 3, axis=2)
@@ -129,7 +106,7 @@ def prepare_split(
 
 def prepare(
     reader: DatasetReader,
-    fused: Path | None,
+    fused: InputImages | Path | None,
     out: Path,
     classes: SegClasses,
     splits: tuple[str, ...] = ("train", "test"),
@@ -139,18 +116,19 @@ def prepare(
 
     Args:
         reader: the dataset reader (MSRS or FMB layout).
-        fused: the method's fused images, or ``None`` for the visible images.
+        fused: the input images, or a folder of the method's fused images, or ``None`` for the visible images.
         out: the folder to write (the run's own).
         classes: from :func:`ivifbench.tasks.segmentation.classes.class_spec`.
         splits: the splits to prepare (train split first, evaluation split second by convention).
         limit: at most this many pairs per split, spread evenly over the split (``None``: all).
     """
     out = Path(out)
+    fused = fused if isinstance(fused, InputImages) else InputImages.of(fused)
     prepared = {s: prepare_split(reader, s, fused, out, classes, limit) for s in splits}
     meta: dict[str, Any] = {
         **classes.record(),
         "splits": {s: {"pairs": len(p.ids), "pixels": p.pixels, "absent": p.absent} for s, p in prepared.items()},
-        "input": "fused" if fused is not None else "visible",
+        "input": fused.kind,
     }
     (out / "classes.json").write_text(json.dumps(meta, indent=2))
     return prepared

@@ -5,9 +5,8 @@ The native layout is the one SOD code bases read (DUTS-style), one folder per sp
     <out>/data/<split>/Image/<id>.png   the network input: the fused image (the visible image when no --fused)
     <out>/data/<split>/GT/<id>.png      the ground truth, copied as an 8-bit grey PNG (values kept, not re-binarised)
 
-Fused images are looked up as ``<fused>/<split>/<id>.*`` when that folder exists (the sweep's
-``fused/<method>/<dataset>/<split>/`` layout, with ``--fused`` naming the dataset folder), else as ``<fused>/<id>.*``
-(one flat folder; refused when the dataset reuses ids across splits). Everything is read
+Fused images are found by the tasks' one rule (:mod:`ivifbench.tasks.inputs`: ``<fused>/<split>/<id>.*`` when that
+folder exists, else ``<fused>/<id>.*``, refused when the dataset reuses ids across splits). Everything is read
 and checked before any training starts, so a missing or mis-sized file fails at once with one line that names it.
 """
 
@@ -21,7 +20,8 @@ import numpy as np
 
 from ivifbench.datasets.base import DatasetReader, Pair
 from ivifbench.errors import InputError
-from ivifbench.imageio import IMAGE_SUFFIXES, read_image, to_uint8, write_png
+from ivifbench.imageio import read_image, to_uint8, write_png
+from ivifbench.tasks.inputs import InputImages, limit_pairs
 
 
 @dataclass(frozen=True)
@@ -42,51 +42,6 @@ def split_named(reader: DatasetReader, want: str) -> str | None:
     return None
 
 
-def fused_folder(fused: Path, reader: DatasetReader, split: str | None) -> Path:
-    """Where the fused images of ``split`` are: ``<fused>/<split>/`` when it exists, else ``<fused>`` itself.
-
-    A flat folder is only accepted for a dataset whose splits cannot be confused: when two splits share an id (a flat
-    folder could then hold another split's image under that name), per-split folders are required.
-
-    Raises:
-        InputError: flat folder for a dataset with colliding ids across splits.
-    """
-    if split is not None:
-        for child in (fused / split, fused / split.lower(), fused / split.capitalize()):
-            if child.is_dir():
-                return child
-    if split is not None and len(reader.splits) > 1:
-        seen: set[str] = set()
-        for s in reader.splits:
-            try:
-                ids = {p.id for p in reader.pairs(s)}
-            except InputError:
-                continue
-            if ids & seen:
-                raise InputError(
-                    f"{fused / split}: no per-split folder, and {reader.name} reuses ids across splits, so a flat "
-                    f"fused folder is ambiguous; put the fused images in {fused}/<split>/<id>.png"
-                )
-            seen |= ids
-    return fused
-
-
-def find_fused(folder: Path, pair: Pair) -> Path:
-    """The fused image of ``pair`` in ``folder`` (``<id>.png``, or any readable image suffix).
-
-    Raises:
-        InputError: it is not there (names the file expected).
-    """
-    for suffix in IMAGE_SUFFIXES:
-        path = folder / f"{pair.id}{suffix}"
-        if path.is_file():
-            return path
-    raise InputError(
-        f"{folder / (pair.id + '.png')}: no fused image for pair '{pair.id}' ({pair.split}); fuse that split first "
-        "or pass the right --fused folder"
-    )
-
-
 def expected_mask(reader: DatasetReader, pair: Pair) -> Path | None:
     """Where ``pair``'s GT mask should be (the reader's layout), even when the file is missing."""
     if pair.label is not None:
@@ -104,16 +59,20 @@ def _as_rgb8(pixels: np.ndarray) -> np.ndarray:
 
 
 def prepare(
-    reader: DatasetReader, split: str | None, fused: Path | None, out: Path, limit: int | None = None
+    reader: DatasetReader,
+    split: str | None,
+    fused: InputImages | Path | None,
+    out: Path,
+    limit: int | None = None,
 ) -> list[SODSample]:
     """Write ``split`` of ``reader`` (every pair when ``None``) into the native layout under ``out``.
 
     Args:
         reader: the dataset reader (its pairs carry the GT mask path as ``label``).
         split: the reader's split name, or ``None`` for all pairs (VT821/VT1000 have no splits).
-        fused: the method's fused images, or ``None`` to use the visible (RGB) images.
+        fused: the input images, or a folder of the method's fused images, or ``None`` for the visible images.
         out: the task's data folder; ``out/<split>/{Image,GT}`` are written.
-        limit: keep only the first ``limit`` pairs (sorted by id), for smoke runs.
+        limit: at most ``limit`` pairs (the tasks' one rule, :func:`~ivifbench.tasks.inputs.limit_pairs`).
 
     Returns:
         The prepared samples, sorted by id.
@@ -122,21 +81,21 @@ def prepare(
         InputError: no pairs, a pair without its GT mask, a missing fused image, or an input whose size differs from
             its mask's (names both files).
     """
-    pairs = reader.pairs(split)
-    if limit is not None:
-        pairs = pairs[: max(int(limit), 0)]
+    pairs = limit_pairs(reader.pairs(split), limit)
     if not pairs:
         raise InputError(f"{reader.root}: dataset '{reader.name}' has no pairs in split '{split or 'all'}'")
     name = (split or "all").lower()
-    folder = fused_folder(fused, reader, split) if fused is not None else None
+    images = fused if isinstance(fused, InputImages) else InputImages.of(fused)
+    images.check(reader, pairs)
+    role = {"fused": "fused", "visible": "vis", "infrared": "ir"}[images.kind]
     samples: list[SODSample] = []
     for pair in pairs:
         if pair.label is None or not Path(pair.label).is_file():
             expected = expected_mask(reader, pair)
             where = str(expected) if expected is not None else f"{reader.root}: GT mask of '{pair.id}'"
             raise InputError(f"{where}: GT mask of pair '{pair.id}' not found; SOD needs a mask for every image")
-        source = find_fused(folder, pair) if folder is not None else pair.vis
-        image = read_image(source, role="fused" if fused is not None else "vis")
+        source = images.path(reader, pair)
+        image = read_image(source, role=role)
         gt = read_image(pair.label, role="ir")  # grey 8/16-bit (or colour) → one channel in [0, 1]
         if image.size != gt.size:
             raise InputError(
