@@ -167,3 +167,34 @@ def test_same_limit_and_fused_folder_give_every_task_the_same_images(toy: type, 
         positions[task] = sorted(all_ids.index(pid) for pid in used)
         assert len(all_ids) >= 9, (task, len(all_ids))
         assert positions[task] == [int(i * len(all_ids) / 3) for i in range(3)], task
+
+
+# ------------------------------------------------------------------------------------------------ what reports read
+
+
+def test_reports_read_headline_metrics_and_sample_notes_from_the_store(tmp_path: Path) -> None:
+    """The leaderboard shows the headline metrics a task's units recorded (no task names in reports/); the task table
+    carries each run's sample sizes and notes."""
+    from ivifbench.reports.tables import build_report
+    from ivifbench.store import ResultsStore, UnitRecord
+
+    db = tmp_path / "results.db"
+    with ResultsStore(db) as s:
+        s.start_run("r1", "demo", "1", {}, {})
+        for i, m in enumerate(("a", "b")):
+            values = [("score", 0.5 + i / 10), ("secondary", 0.1), ("score/cls", 0.2), ("loss", 1.0 - i / 10)]
+            info = [("score", "plugin", True, {"headline": 1}), ("loss", "plugin", False, {"headline": 0})]
+            info += [("secondary", "plugin", True, {}), ("score/cls", "plugin", True, {})]
+            payload = {"n": {"eval_images": 12, "eval_pixels": 3072}, "notes": ["small sample: 12 evaluated images"]}
+            s.commit_unit(UnitRecord(key=f"t-{m}", slot=f"task|plugin|{m}|msrs|quick|0", kind="task", status="ok",
+                                     method=m, dataset="msrs", task="plugin", protocol="quick", seed=0,
+                                     task_results=values, metric_info=info, payload=payload))  # fmt: skip
+        s.finish_run("r1", status="finished", n_ok=2, n_failed=0, n_cached=0, manifest={})
+    rep = build_report(db)
+    assert rep.leaderboard is not None
+    assert list(rep.leaderboard.values.columns) == ["plugin msrs loss", "plugin msrs score"]  # the task's order
+    assert rep.leaderboard.directions["plugin msrs loss"] is False
+    table = next(t for t in rep.tables if t.kind == "task")
+    assert list(table.values.columns)[:2] == ["loss", "score"]
+    assert "n: 12 eval images, 3072 eval pixels." in table.notes
+    assert "Note: small sample: 12 evaluated images." in table.notes
