@@ -27,24 +27,21 @@ BASELINES = ("visible", "infrared")
 
 
 class _RegistryGroup(TyperGroup):
-    """A click group whose commands are the task registry's names, looked up when the CLI runs."""
+    """A click group with one command per name in the task registry, made when the CLI runs (plugins included)."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         from ivifbench.tasks import TASKS
 
-        return sorted(set(super().list_commands(ctx)) | set(TASKS.names()))
+        for name in TASKS.names():  # names only: no task module is imported for --help
+            if name not in self.commands:
+                self.add_command(_click_command(name), name)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        found = super().get_command(ctx, cmd_name)
-        if found is not None:
-            return found
-        from ivifbench.tasks import TASKS
 
-        if cmd_name not in TASKS:
-            return None
-        single = typer.Typer()
-        single.command(cmd_name)(_command(cmd_name))
-        return typer.main.get_command(single)
+def _click_command(task: str) -> click.Command:
+    single = typer.Typer(add_completion=False)
+    single.command(task)(_command(task))
+    return typer.main.get_command(single)
 
 
 app = typer.Typer(cls=_RegistryGroup, help="Run a downstream task on one method's images.", no_args_is_help=True)
@@ -246,7 +243,9 @@ def _command(task: str) -> Any:  # one command per task, same options
             "--method",
             help="Method to fuse with (registered name), or 'visible'/'infrared' for the single-modality baselines.",
         ),
-        dataset: str = typer.Option(..., "--dataset", help="Dataset name (the task's datasets: see the error)."),
+        dataset: str = typer.Option(
+            ..., "--dataset", help="Dataset name, one the task supports (a wrong one lists them)."
+        ),
         root: Path = typer.Option(..., "--root", help="Dataset root in its native layout."),
         fused: Path | None = typer.Option(
             None, "--fused", help="The method's fused images (<split>/<id>.png or <id>.png) instead of fusing here."
