@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import string
+from collections.abc import Mapping
 from pathlib import Path
 
 from ivifbench.benchmarks.suite import DatasetSpec, MethodSpec, MetricsSpec, Suite, TaskSpec, unset_variables
@@ -37,6 +38,7 @@ RULES = (
     "every metric has a variant under every convention a dataset is scored with",
     "metrics.methods and task methods are the suite's",
     "tasks exist, accept their dataset and protocol, and their dataset is the suite's",
+    "task overrides pass the task's own settings model for the protocol (names, types, ranges)",
     "file-valued task overrides (weights, pretrained, checkpoint) are set and exist",
     "the suite names at least one method and one dataset",
 )
@@ -332,7 +334,10 @@ def _check_task(where: str, t: TaskSpec, method_names: list[str], dataset_names:
         errors.append(f"{where}: {TASKS.suggest(t.name)}")
     else:
         try:
-            TASKS.get(t.name).check_request(t.dataset, t.protocol)  # the task's own rule for datasets and protocols
+            task_cls = TASKS.get(t.name)
+            task_cls.check_request(t.dataset, t.protocol)  # the task's own rule for datasets and protocols
+            if isinstance(task_cls.protocols, Mapping):  # and its own settings model for the overrides
+                task_cls.settings(t.protocol, t.overrides)
         except IvifError as exc:
             errors.append(f"{where}: {exc}")
         except Exception as exc:

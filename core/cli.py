@@ -40,13 +40,13 @@ def _root(
 
 def _assemble() -> None:
     from ivifbench.benchmarks.cli import register as register_benchmarks
+    from ivifbench.benchmarks.task_cli import app as task_app
     from ivifbench.datasets.cli import app as datasets_app
     from ivifbench.fusion.cli import register as register_fusion
     from ivifbench.merge import merge
     from ivifbench.metrics.cli import metrics_app, score
     from ivifbench.reports.cli import report
     from ivifbench.reports.export import export
-    from ivifbench.tasks.cli import app as task_app
 
     app.add_typer(datasets_app, name="datasets")
     register_fusion(app)  # methods, fuse, train

@@ -198,3 +198,20 @@ def test_reports_read_headline_metrics_and_sample_notes_from_the_store(tmp_path:
     assert list(table.values.columns)[:2] == ["loss", "score"]
     assert "n: 12 eval images, 3072 eval pixels." in table.notes
     assert "Note: small sample: 12 evaluated images." in table.notes
+
+
+def test_validate_checks_task_overrides_with_the_tasks_own_settings_model(tmp_path: Path) -> None:
+    from ivifbench.benchmarks.suite import load_suite
+    from ivifbench.benchmarks.validate import check_suite
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\nmethods: [average]\ndatasets: [{name: m3fd, synthetic: {pairs: 4}}, {name: msrs, synthetic: {}}]\n"
+        "tasks:\n"
+        "  - {name: detection, dataset: m3fd, overrides: {epoch: 3}}\n"
+        "  - {name: segmentation, dataset: msrs, overrides: {iters: '400', limit: 0}}\n"
+    )
+    errors, _ = check_suite(load_suite(suite))
+    text = "\n".join(errors)
+    assert "tasks[0] 'detection': unknown detection setting 'epoch' for protocol 'quick' (accepted:" in text
+    assert "tasks[1] 'segmentation': segmentation (quick): limit: Input should be greater than or equal to 1" in text

@@ -1,7 +1,8 @@
 """``ivifbench task NAME``: one method's images through a downstream task, over seeds — one command per registered task.
 
 The commands are made from the task registry when the CLI runs, so a plugin task (entry point ``ivifbench.tasks``, or
-``TASKS.register``) gets ``ivifbench task NAME`` with the same options as the built-in ones.
+``TASKS.register``) gets ``ivifbench task NAME`` with the same options as the built-in ones. It lives in benchmarks/
+(the floor above fusion and tasks) because it fuses and then runs a task, like a one-unit sweep.
 
 ``--method M`` fuses the dataset's pairs with M first (``--weights``, ``--param``), unless ``--fused DIR`` gives M's
 fused images; ``--method visible`` / ``--method infrared`` run the single-modality baselines. Quiet by default: the
