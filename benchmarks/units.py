@@ -216,36 +216,37 @@ def _metric_info(engine: str, names: list[str]) -> list[tuple[str, str, bool | N
 
 
 def run_task(unit: TaskUnit) -> dict[str, Any]:
+    from ivifbench.fusion.fused import FusedSet
     from ivifbench.tasks import TASKS
 
     fused_dirs = {s: Path(p) for s, p in unit.fused_dirs.items()}
     run_dir = Path(unit.run_dir)
-    merged = run_dir / "fused"  # <split>/<id>.png over every split: the layout every task reads
-    merged.mkdir(parents=True, exist_ok=True)
-    want: dict[str, Path] = {}
+    merged = FusedSet(run_dir / "fused", per_split=True)  # every split the task reads, in the one layout
+    merged.root.mkdir(parents=True, exist_ok=True)
+    want: dict[Path, Path] = {}
     for split, pairs in unit.pairs.items():
         for pid, *_ in pairs:
             src = fused_dirs[split] / f"{pid}.png"
             if not src.is_file():
                 raise IvifError(f"{src}: fused image missing; rerun the fuse unit")
-            want[f"{split}/{pid}.png"] = src.resolve()
-    for p in sorted(merged.rglob("*"), reverse=True):  # what an earlier run left that this one does not use
-        rel = p.relative_to(merged).as_posix()
+            want[merged.path(pid, split)] = src.resolve()
+    folders = {p.parent for p in want}
+    for p in sorted(merged.root.rglob("*"), reverse=True):  # what an earlier run left that this one does not use
         if p.is_dir() and not p.is_symlink():
-            if not any(k.startswith(rel + "/") for k in want):
+            if p not in folders:
                 shutil.rmtree(p)
-        elif rel not in want:
+        elif p not in want:
             p.unlink()
-    for name, src in want.items():
-        (merged / name).parent.mkdir(parents=True, exist_ok=True)
-        _link(src, merged / name)
+    for dst, src in want.items():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _link(src, dst)
     task_cls = TASKS.get(str(unit.task))
     overrides = dict(unit.overrides)
     overrides.setdefault("device", unit.device)  # the suite's device, unless the task's overrides say otherwise
     result = task_cls().run(
         dataset=unit.dataset,
         root=Path(unit.root),
-        fused=merged,
+        fused=merged.root,
         out=run_dir / "run",
         protocol=str(unit.protocol),
         seed=int(unit.seed or 0),

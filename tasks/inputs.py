@@ -1,9 +1,10 @@
 """What a task's network sees for each pair: the fused image, or the visible or infrared image (baselines).
 
-The one rule for finding a pair's fused image, shared by every task: ``<folder>/<split>/<id>.<ext>`` when that split
-folder exists (the sweep's ``fused/<method>/<dataset>/<split>/`` layout; the split name matched as written, in lower
-case or capitalised), else the flat ``<folder>/<id>.<ext>``. A flat folder is refused for a dataset that reuses ids
-across splits, where it would be ambiguous. And the one ``limit`` rule: at most N pairs per split, the first pair of
+The one rule for finding a pair's fused image, shared by every task: the fused folder is a
+:class:`~ivifbench.fusion.fused.FusedSet`, per-split (``<folder>/<split>/<id>.<ext>``, the sweep's
+``fused/<method>/<dataset>/`` layout; the split name matched as written, in lower case or capitalised) when it holds a
+folder for one of the dataset's splits, else flat (``<folder>/<id>.<ext>``). A flat folder is refused for a dataset
+that reuses ids across splits, where it would be ambiguous. And the one ``limit`` rule: at most N pairs per split, the first pair of
 each of N equal strata of the id-sorted split.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ivifbench.errors import InputError
-from ivifbench.imageio import IMAGE_SUFFIXES
+from ivifbench.fusion.fused import FusedSet
 
 __all__ = ["INPUT_KINDS", "InputImages", "limit_pairs"]
 
@@ -44,8 +45,8 @@ class InputImages:
 
     kind: InputKind = "visible"
     folder: Path | None = None  # the fused-image folder (kind "fused" only)
-    _dirs: dict[str, Path] = field(default_factory=dict, repr=False)
-    _dup_ids: set[str] | None = field(default=None, repr=False)
+    _dirs: dict[str, str] = field(default_factory=dict, repr=False)  # split → its folder's name
+    _set: FusedSet | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, fused: str | Path | None, modality: str | None = None) -> InputImages:
@@ -65,24 +66,27 @@ class InputImages:
     def record(self) -> dict[str, Any]:
         return {"input": self.kind, "fused": str(self.folder) if self.folder is not None else None}
 
-    def _split_dir(self, reader: Any, split: str) -> Path:
+    def _fused_set(self, reader: Any) -> FusedSet:
         assert self.folder is not None
-        if split in self._dirs:
-            return self._dirs[split]
-        for child in (self.folder / split, self.folder / split.lower(), self.folder / split.capitalize()):
-            if child.is_dir():
-                self._dirs[split] = child
-                return child
-        if self._dup_ids is None:
-            self._dup_ids = _ids_in_several_splits(reader)
-        if self._dup_ids:
-            example = sorted(self._dup_ids)[0]
-            raise InputError(
-                f"{self.folder / split}: no per-split folder, and {reader.name} reuses ids across splits (e.g. "
-                f"'{example}'), so a flat fused folder is ambiguous; put the fused images in {self.folder}/<split>/"
-            )
-        self._dirs[split] = self.folder
-        return self.folder
+        if self._set is None:
+            for split in getattr(reader, "splits", ()) or ():
+                for name in dict.fromkeys((split, split.lower(), split.capitalize())):
+                    if (self.folder / name).is_dir():
+                        self._dirs[split] = name
+            self._set = FusedSet(self.folder, per_split=bool(self._dirs))
+            if not self._set.per_split:
+                dup = _ids_in_several_splits(reader)
+                if dup:
+                    raise InputError(
+                        f"{self.folder}: no per-split folders, and {reader.name} reuses ids across splits (e.g. "
+                        f"'{sorted(dup)[0]}'), so a flat fused folder is ambiguous; put the fused images in "
+                        f"{self.folder}/<split>/"
+                    )
+        return self._set
+
+    def _split_dir(self, reader: Any, split: str) -> Path:
+        fused = self._fused_set(reader)
+        return fused.folder(self._dirs.get(split, split) if fused.per_split else None)
 
     def find(self, reader: Any, pair: Any) -> Path | None:
         """The image this input gives ``pair``, or ``None`` when its fused image is missing."""
@@ -90,12 +94,8 @@ class InputImages:
             return Path(pair.vis)
         if self.kind == "infrared":
             return Path(pair.ir)
-        folder = self._split_dir(reader, pair.split)
-        for suffix in IMAGE_SUFFIXES:
-            for cand in (folder / f"{pair.id}{suffix}", folder / f"{pair.id}{suffix.upper()}"):
-                if cand.is_file():
-                    return cand
-        return None
+        fused = self._fused_set(reader)
+        return fused.find(pair.id, self._dirs.get(pair.split, pair.split) if fused.per_split else None)
 
     def path(self, reader: Any, pair: Any) -> Path:
         """The image this input gives ``pair``; raises a one-line :class:`InputError` when it is missing."""
