@@ -65,7 +65,8 @@ def test_toy_task_runs_through_the_template(toy: type, vt5000: Path, tmp_path: P
     assert saved["n"] == {"eval_images": len(test_ids), "eval_pixels": len(test_ids) * 64 * 48, "train_images": 30}
     assert any(n.startswith(f"small sample: {len(test_ids)} evaluated images") for n in saved["notes"])
     d = saved["details"]
-    assert d["protocol_settings"] == {"limit": None, "device": "cpu", "levels": 16}  # "16" coerced like everywhere
+    assert d["protocol_settings"] == {"limit": None, "device": "cpu", "threads": 1, "levels": 16}  # "16": coerced
+    assert d["reproducibility"]["seed"] == 0 and d["reproducibility"]["torch_threads"] == 1
     assert d["versions"]["task"] == "threshold 1" and set(d["versions"]) >= {"ivifbench", "python", "numpy", "pillow"}
     assert set(d["timings_s"]) >= {"prepare", "train", "eval", "total"} and d["device"] == "cpu"
     assert toy.direction("IoU") is True and toy.direction("pixel_error") is False
