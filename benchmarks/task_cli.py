@@ -20,7 +20,6 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -39,7 +38,7 @@ class _RegistryGroup(TyperGroup):
                 self.add_command(_click_command(name), name)
 
 
-def _click_command(task: str) -> click.Command:
+def _click_command(task: str) -> Any:  # typer's own click Command
     single = typer.Typer(add_completion=False)
     single.command(task)(_command(task))
     return typer.main.get_command(single)

@@ -238,3 +238,17 @@ def test_weights_must_be_local(m3fd_replica: Path, tmp_path: Path) -> None:
         DetectionTask().run(dataset="m3fd", root=m3fd_replica, fused=None, out=tmp_path, protocol="fast")
     with pytest.raises(IvifError, match="does not support dataset 'msrs'"):
         DetectionTask().run(dataset="msrs", root=m3fd_replica, fused=None, out=tmp_path)
+
+
+def test_ultralytics_does_not_change_how_the_process_reads_images(tmp_path: Path) -> None:
+    """ultralytics patches PIL.Image.open on import (a bad file → it tries to install pi-heif); we undo that, so a bad
+    image after a detection run in the same process is still a plain UnidentifiedImageError."""
+    from PIL import UnidentifiedImageError
+
+    from ivifbench.tasks.detection.offline import setup_offline
+
+    setup_offline()
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(bad)

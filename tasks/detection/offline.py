@@ -98,6 +98,7 @@ def setup_offline(config_dir: str | Path | None = None) -> ModuleType:
     from ultralytics import utils as ul_utils
 
     ul_tasks.SAFE_LOAD = True  # read at call time; covers an ultralytics imported before this function ran
+    _restore_pil_open()
 
     _install_fonts(Path(ul_utils.USER_CONFIG_DIR))
     settings = ul_utils.SETTINGS
@@ -108,3 +109,18 @@ def setup_offline(config_dir: str | Path | None = None) -> ModuleType:
     if changed:
         settings.update(changed)
     return ultralytics
+
+
+def _restore_pil_open() -> None:
+    """Undo ultralytics' process-wide ``PIL.Image.open`` patch.
+
+    On import, ultralytics replaces ``PIL.Image.open`` with a wrapper that, on an unreadable file, tries to install and
+    import ``pi-heif`` instead of raising ``UnidentifiedImageError``: every later reader in the process (fusing a sweep's
+    next pair, scoring) then fails with ``No module named 'pi_heif'`` on one bad image. Datasets here are never HEIF.
+    """
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is not original:
+        Image.open = original
