@@ -107,6 +107,7 @@ def run_task(
     params: list[str] | None = None,
     verbose: bool = True,
     progress: Any = None,
+    status: Any = None,
 ) -> Path:
     """Run ``task`` once per seed under ``out/seed<k>/`` and write ``out/metrics.json`` (per-seed and mean ± std).
 
@@ -139,6 +140,8 @@ def run_task(
     elif fused is not None:
         source.update({"input": "fused", "fused": str(fused), "fused_by": "given (--fused)"})
     else:
+        if status is not None:
+            status(f"fusing {dataset} with {method}")
         fused = fuse_dataset(
             method,
             dataset,
@@ -231,7 +234,8 @@ def _summary(path: Path) -> list[str]:
         ),
     ]
     if data.get("n"):
-        lines.append("  n: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in data["n"].items()))
+        n = sorted(data["n"].items(), key=lambda kv: (kv[0] != "eval_images", kv[0]))  # the evaluated images first
+        lines.append("  n: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in n))
     lines += [f"  note: {n}" for n in data.get("notes") or []]
     return lines
 
@@ -267,7 +271,8 @@ def _command(task: str) -> Any:  # one command per task, same options
                     task, method, dataset, root, fused, protocol, seeds, out, set_, weights=weights, params=param
                 )
             else:
-                bar = make_progress(file=terminal)  # the bar on the terminal; the engine's output in task.log
+                # the bar on the terminal (gone when done or failed); the engine's output in task.log
+                bar = make_progress(transient=True, file=terminal)
                 with bar:
                     row = bar.add_task(f"{task}", total=3 * len(seeds.split(",")), rate="")
                     done = {"n": 0}
@@ -276,7 +281,7 @@ def _command(task: str) -> Any:  # one command per task, same options
                         base = done["n"]
 
                         def tick(stage: str, step: int, total: int) -> None:
-                            if stage in ("prepare", "train", "evaluate", "done") and total == 3:
+                            if stage in ("prepare", "train", "evaluate", "done"):  # the template's steps
                                 bar.update(row, completed=base + step, description=f"{task} seed {seed}: {stage}")
                                 done["n"] = base + step
                             else:
@@ -288,6 +293,7 @@ def _command(task: str) -> Any:  # one command per task, same options
                         path = run_task(
                             task, method, dataset, root, fused, protocol, seeds, out, set_,
                             weights=weights, params=param, verbose=False, progress=per_seed,
+                            status=lambda text: bar.update(row, description=f"{task}: {text}"),
                         )  # fmt: skip
                     except Exception as exc:
                         from ivifbench.errors import IvifError

@@ -109,6 +109,8 @@ class TaskRun:
         return self.images.path(self.reader, pair)
 
     def tick(self, stage: str, done: int, total: int) -> None:
+        """Report progress within a step (``stage`` e.g. ``"epoch"`` or ``"iteration"``); the template reports the
+        steps themselves as ``prepare``/``train``/``evaluate``/``done``, ``done`` of 3."""
         if self.progress is not None:
             self.progress(stage, done, total)
 

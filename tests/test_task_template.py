@@ -85,7 +85,7 @@ def test_toy_task_through_the_generated_cli(toy: type, vt5000: Path, tmp_path: P
     assert summary["method"] == "average" and summary["input"] == "fused" and "average" in summary["fused_by"]
     assert sorted(p.name for p in (out / "fused").iterdir()) == ["Test", "Train"]  # fused here, by the method
     assert summary["n"]["eval_images"] == 4 and summary["headline"] == ["IoU"]
-    assert "IoU" in printed.out and "n: 4 eval images" in printed.out and "note: small sample" in printed.out
+    assert "IoU" in printed.out and "n: 4 eval images, " in printed.out and "note: small sample" in printed.out
     assert (out / "task.log").is_file()
 
     base = tmp_path / "ir"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +150,16 @@ def train(
     seed: int,
     device: str,
     name: str = "train",
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Train on ``data_yaml``'s train split (validating on its val split); return the run's paths and timings."""
+    """Train on ``data_yaml``'s train split (validating on its val split); return the run's paths and timings.
+
+    ``on_epoch(done, total)`` is called after each epoch (a progress display).
+    """
     setup_offline()
     yolo = load_model(settings.get("model"), settings.get("weights"))
+    if on_epoch is not None:
+        yolo.add_callback("on_train_epoch_end", lambda trainer: on_epoch(int(trainer.epoch) + 1, int(trainer.epochs)))
     args = {k: settings[k] for k in TRAIN_KEYS if k in settings and settings[k] is not None}
     if args.get("nbs") is None:
         args["nbs"] = int(settings["batch"])  # one optimiser step per batch: no gradient accumulation

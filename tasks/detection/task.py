@@ -115,6 +115,7 @@ class DetectionTask(Task):
             settings=data.settings,
             seed=run.seed,
             device=engine.resolve_device(run.device),
+            on_epoch=lambda done, total: run.tick("epoch", done, total),
         )
 
     def evaluate(self, run: TaskRun, data: _Data, trained: dict[str, Any]) -> Evaluation:

@@ -103,7 +103,7 @@ class SODTask(Task):
         total = data.cfg.iters
 
         def progress(it: int, loss: float) -> None:
-            run.tick("train", it, total)
+            run.tick("iteration", it, total)
 
         log = engine.train(model, data.train, data.cfg, run.seed, progress=progress)
         if run.settings.save_model:
