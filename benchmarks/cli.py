@@ -96,9 +96,11 @@ def register(app: typer.Typer) -> None:
             for e in errors:
                 typer.echo(f"  - {e}", err=True)
             raise typer.Exit(2)
+        from ivifbench.benchmarks.validate import RULES
+
         n_tasks = sum(len(t.seeds) * len(t.methods or s.methods) for t in s.tasks)
         typer.echo(
             f"{path}: suite '{s.name}' v{s.version} is valid: {len(s.methods)} methods, {len(s.datasets)} datasets, "
             f"{'no' if s.metrics is None else len(s.metrics.names) if s.metrics.names != 'all' else 'all'} metrics, "
-            f"{len(s.tasks)} tasks ({n_tasks} task runs)"
+            f"{len(s.tasks)} tasks ({n_tasks} task runs); {len(RULES)} kinds of check passed"
         )

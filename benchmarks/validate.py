@@ -25,9 +25,10 @@ from ivifbench.errors import IvifError
 __all__ = ["RULES", "check_suite"]
 
 RULES = (
-    "schema: types, unknown keys, seed ranges (synthetic seed >= 0, task seeds in [0, 2**32))",
+    "schema: types, unknown keys, seed ranges (synthetic seed >= 0, task seeds in [0, 2**32)), synthetic sizes",
     "unique method and dataset names",
     "registered methods exist and import; weights files exist or the method is optional",
+    "method parameters: known names, valid types and ranges (each method's declared parameters)",
     "callable targets import (an import-time exception is one line) and are callable",
     "folder methods: the folder exists, placeholders are only {dataset} and {split}",
     "folder methods: an image for every pair of every dataset split the suite makes them serve",
@@ -42,7 +43,7 @@ RULES = (
     "file-valued task overrides (weights, pretrained, checkpoint) are set and exist",
     "the suite names at least one method and one dataset",
 )
-"""What :func:`check_suite` checks, one line per rule (``ivifbench validate --rules`` prints them)."""
+"""What :func:`check_suite` checks, one line per kind of rule."""
 
 
 def check_suite(suite: Suite) -> tuple[list[str], list[str]]:

@@ -248,6 +248,11 @@ def build_report(
                 convention=conv,
             )
         )
+    # the suite's dataset order, each dataset's primary convention first
+    ds_pos = {d: i for i, d in enumerate(scope.conventions or {})}
+    conv_pos = {(d, c): i for d, cs in (scope.conventions or {}).items() for i, c in enumerate(cs)}
+    tables.sort(key=lambda t: (ds_pos.get(t.dataset or "", len(ds_pos)), t.dataset or "", t.key.rsplit("-", 1)[0],
+                               conv_pos.get((t.dataset or "", t.convention or ""), 99), t.convention or ""))  # fmt: skip
     task_overrides = _task_overrides(units)
     samples = _task_samples(units)
     for (ds, task, proto), g in tsk.groupby(["dataset", "task", "protocol"], sort=True):
@@ -523,7 +528,8 @@ def _sensitivity(fus: pd.DataFrame, display: Display, primary: dict[str, str | N
         if len(convs) < 2:
             continue
         per_conv = [set(g.loc[g.convention == c, "metric"]) for c in convs]
-        common = sorted(set.intersection(*per_conv))
+        pos = {m: i for i, m in enumerate(_metric_meta()[0])}
+        common = sorted(set.intersection(*per_conv), key=lambda m: (pos.get(m, len(pos)), m.lower()))
         metrics_note = f"the {len(common)} metrics every convention has ({', '.join(common)})"
         if not common:
             common = sorted(set.union(*per_conv))
