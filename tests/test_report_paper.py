@@ -229,3 +229,25 @@ def test_csv_keeps_the_conventions(tmp_path: Path) -> None:
     write_reports(db, tmp_path / "r", formats=["csv"])
     tidy = pd.read_csv(tmp_path / "r" / "fusion_metrics.csv")
     assert set(tidy.convention) == {"tang", "canonical"}
+
+
+def test_run_exits_nonzero_when_the_report_cannot_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import test_sweep_fixtures as fx
+
+    from ivifbench.benchmarks.runner import run_suite, summary_text
+    from ivifbench.benchmarks.suite import load_suite
+
+    fx.register_fakes()
+    out = tmp_path / "out"
+    (out / "report").mkdir(parents=True)
+    (out / "report" / "report.html").write_text("stale")
+    suite = fx.write_suite(tmp_path / "s.yaml", tasks=[], report={"formats": ["md", "html"]})
+
+    def boom(*a: object, **k: object) -> str:
+        raise ValueError("setting an array element with a sequence")
+
+    monkeypatch.setattr("ivifbench.reports.html.render_html", boom)
+    summary = run_suite(load_suite(suite), out, workers=0, progress=False)
+    assert summary.failed == 0 and summary.exit_code == 1 and "array element" in (summary.report_error or "")
+    assert "report NOT written" in summary_text(summary)
+    assert not (out / "report" / "report.html").exists() and not (out / "report" / "leaderboard.md").exists()
