@@ -135,10 +135,10 @@ class _Progress:
         self._p.update(tid, advance=1)
         task = next(t for t in self._p.tasks if t.id == tid)
         speed = task.speed
-        rate = f"{speed * 60:.1f} units/min" if speed else ""
+        rate_text = f"{speed * 60:.1f} units/min" if speed else ""
         if self._failed[stage]:
-            rate += f" [red]{self._failed[stage]} failed"
-        self._p.update(tid, rate=rate)
+            rate_text += f" [red]{self._failed[stage]} failed"
+        self._p.update(tid, rate=rate_text)
 
     def close(self) -> None:
         if self._p:
@@ -247,7 +247,10 @@ def run_suite(
                 from ivifbench.reports import write_reports
 
                 summary.reports = write_reports(
-                    store.path, out / "report", formats=suite.report.formats, grid_images=suite.report.grid_images
+                    store.path,
+                    out / "report",
+                    formats=tuple(suite.report.formats),
+                    grid_images=suite.report.grid_images,
                 )
             except Exception as exc:  # the results are safe in the store; the run still fails (exit 1), saying so
                 summary.report_error = f"{type(exc).__name__}: {exc}"

@@ -137,8 +137,11 @@ class TaskSpec(_Model):
         return v
 
 
+REPORT_FORMATS: tuple[Literal["md", "tex", "csv", "html"], ...] = ("md", "tex", "csv", "html")
+
+
 class ReportSpec(_Model):
-    formats: list[Literal["md", "tex", "csv", "html"]] = Field(default_factory=lambda: ["md", "tex", "csv", "html"])
+    formats: list[Literal["md", "tex", "csv", "html"]] = Field(default_factory=lambda: list(REPORT_FORMATS))
     grid_images: int = Field(3, ge=0, le=20)  # fused-image grid: pairs per dataset in the HTML report
     names: dict[str, str] = Field(default_factory=dict)  # display names of methods, datasets, metrics (by id)
     order: list[str] = Field(default_factory=list)  # row order of the per-dataset tables (the rest follow, A–Z)

@@ -12,9 +12,9 @@ import shutil
 import socket
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ivifbench.benchmarks.unit_types import FuseUnit, ScoreUnit, TaskUnit, Unit, unit_from_dict
 from ivifbench.errors import IvifError
@@ -121,7 +121,7 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _stage_pairs(pairs: list[list[Any]], stage: Path) -> tuple[Path, Path]:
+def _stage_pairs(pairs: Sequence[Sequence[Any]], stage: Path) -> tuple[Path, Path]:
     """``stage/ir/<id><ext>`` and ``stage/vis/<id><ext>`` links for exactly these pairs (pairing by id)."""
     ir_dir, vis_dir = stage / "ir", stage / "vis"
     for d in (ir_dir, vis_dir):
@@ -171,7 +171,7 @@ def run_score(unit: ScoreUnit) -> dict[str, Any]:
         raise IvifError(
             f"{fused_dir}: {len(missing)} fused image(s) missing (first '{missing[0]}.png'); rerun the fuse unit"
         )
-    engine: ScoreEngine = import_string(unit.engine)
+    engine = cast(ScoreEngine, import_string(unit.engine))
     names = unit.metrics
     metric_names: Any = "all" if names == "all" else list(names)  # "all": every metric the convention defines
     df = engine(ir_dir, vis_dir, fused_dir, metric_names, unit.convention, batch_size=unit.batch_size,

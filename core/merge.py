@@ -83,7 +83,11 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def _diff(a: _Unit, b: _Unit) -> str | None:
     """How two finished units of one key disagree, or ``None``."""
-    for name, x, y in (("per-image values", a.images, b.images), ("task values", a.tasks, b.tasks)):
+    tables: list[tuple[str, dict[Any, float | None], dict[Any, float | None]]] = [
+        ("per-image values", dict(a.images), dict(b.images)),
+        ("task values", dict(a.tasks), dict(b.tasks)),
+    ]
+    for name, x, y in tables:
         if set(x) != set(y):
             return f"different {name} ({len(x)} vs {len(y)} rows)"
         bad = [k for k in x if not _same(x[k], y[k])]
@@ -169,24 +173,24 @@ def merge_stores(sources: list[str | Path], out: str | Path, *, copy_images: boo
     if conflicts:
         raise MergeConflict(conflicts)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with ResultsStore(target) as store, store.transaction() as db:
+    with ResultsStore(target) as store, store.transaction() as conn:
         for u in chosen.values():
             if u.source == target:
                 continue
-            db.execute("DELETE FROM units WHERE key = ?", (u.key,))
-            db.execute(f"INSERT INTO units ({_UNIT_COLS}) VALUES ({', '.join('?' * 19)})", u.row)
+            conn.execute("DELETE FROM units WHERE key = ?", (u.key,))
+            conn.execute(f"INSERT INTO units ({_UNIT_COLS}) VALUES ({', '.join('?' * 19)})", u.row)
             m, d, s, t, p, seed = u.row[3], u.row[4], u.row[5], u.row[6], u.row[7], u.row[8]
-            db.executemany(
+            conn.executemany(
                 "INSERT INTO image_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(m, d, s, img, met, conv, v, u.key) for (img, met, conv), v in u.images.items()],
             )
-            db.executemany(
+            conn.executemany(
                 "INSERT INTO task_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(m, d, t, p, seed, met, v, u.key) for met, v in u.tasks.items()],
             )
             fused = []
             for row in u.fused:
-                placed = []
+                placed: list[str | None] = []
                 for p in row[4:7]:  # the fused image and its sources (synthetic replicas live in the folder too)
                     if p is None:
                         placed.append(None)
@@ -195,13 +199,13 @@ def merge_stores(sources: list[str | Path], out: str | Path, *, copy_images: boo
                     report.images_copied += copied
                     placed.append(str(path))
                 fused.append((*row[:4], *placed, row[7]))
-            db.executemany("INSERT INTO fused VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fused)
+            conn.executemany("INSERT INTO fused VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fused)
             report.added[str(u.source)] = report.added.get(str(u.source), 0) + 1
-        db.executemany(f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * 11)})", list(runs.values()))
+        conn.executemany(f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * 11)})", list(runs.values()))
         if latest:  # the merge is the latest run: its suite is the union, so the report's default scope is too
             config, manifest = _union(latest, {str(u.row[3]) for u in chosen.values()})
             now = time.time()
-            db.execute(
+            conn.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, 'merged', ?, 0, ?, ?, ?)",
                 (
                     time.strftime("merge-%Y%m%dT%H%M%S-", time.gmtime(now)) + uuid.uuid4().hex[:6],
@@ -209,10 +213,10 @@ def merge_stores(sources: list[str | Path], out: str | Path, *, copy_images: boo
                     json.dumps(config, sort_keys=True, default=str), json.dumps(manifest, sort_keys=True, default=str),
                 ),
             )  # fmt: skip
-        db.executemany("INSERT OR REPLACE INTO methods VALUES (?, ?, ?, ?)", list(methods.values()))
-        db.executemany("INSERT OR REPLACE INTO metric_info VALUES (?, ?, ?, ?)", list(metric_info.values()))
-        report.units = db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
-        report.runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        conn.executemany("INSERT OR REPLACE INTO methods VALUES (?, ?, ?, ?)", list(methods.values()))
+        conn.executemany("INSERT OR REPLACE INTO metric_info VALUES (?, ?, ?, ?)", list(metric_info.values()))
+        report.units = conn.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+        report.runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     return report
 
 

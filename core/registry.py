@@ -119,7 +119,7 @@ class Registry(Generic[T]):
         if isinstance(entry, str):
             entry = cast(T, import_string(entry))
             self._entries[name] = entry
-        return cast(T, entry)
+        return entry
 
     def __getitem__(self, name: str) -> T:
         return self.get(name)

@@ -53,7 +53,7 @@ for _name, _target in _READERS.items():
 
 def open_dataset(name: str, root: str | Path, **options: object) -> DatasetReader:
     """The reader of dataset ``name`` at ``root`` (``options`` go to its constructor, e.g. M3FD's ``split_files``)."""
-    return DATASETS.get(name)(root, **options)  # type: ignore[call-arg]
+    return DATASETS.get(name)(root, **options)
 
 
 __all__ = ["DATASETS", "CheckReport", "DatasetReader", "Pair", "open_dataset"]

@@ -5,15 +5,19 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ivifbench.errors import InputError, IvifError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 app = typer.Typer(help="List, check and synthesise datasets.", no_args_is_help=True)
 
 
-def _console():
+def _console() -> Console:
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True)

@@ -132,7 +132,10 @@ def read_voc_xml(path: str | Path) -> VocAnnotation:
         objects.append(
             VocObject(
                 name,
-                *corners,
+                corners[0],
+                corners[1],
+                corners[2],
+                corners[3],
                 difficult=_int(diff_text, path, f"{where} difficult") if diff_text else 0,
                 truncated=_int(trunc_text, path, f"{where} truncated") if trunc_text else None,
             )

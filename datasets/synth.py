@@ -52,7 +52,7 @@ def _parts(mask: np.ndarray, *layers: tuple[int, np.ndarray]) -> tuple[np.ndarra
     return mask, part
 
 
-def _person(u, v, rng):
+def _person(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     head = _ell(u, v, 0.5, 0.08, 0.2, 0.08)
     torso = _rect(u, v, 0.2, 0.8, 0.15, 0.57) | _ell(u, v, 0.5, 0.2, 0.32, 0.07)
     arms = _rect(u, v, 0.02, 0.2, 0.18, 0.52) | _rect(u, v, 0.8, 0.98, 0.18, 0.52)
@@ -60,7 +60,7 @@ def _person(u, v, rng):
     return _parts(head | torso | arms | legs, (1, head), (2, legs))
 
 
-def _car(u, v, rng):
+def _car(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     body = _rect(u, v, 0.0, 1.0, 0.4, 0.84) & ~(_rect(u, v, 0.0, 0.03, 0.4, 0.5) | _rect(u, v, 0.97, 1.0, 0.4, 0.5))
     t = np.clip((v - 0.05) / 0.37, 0.0, 1.0)
     cabin = (v >= 0.05) & (v < 0.42) & (u >= 0.3 - 0.12 * t) & (u <= 0.72 + 0.1 * t)
@@ -68,14 +68,14 @@ def _car(u, v, rng):
     return _parts(body | cabin | wheels, (1, cabin), (2, wheels))
 
 
-def _bus(u, v, rng):
+def _bus(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     body = _rect(u, v, 0.0, 1.0, 0.0, 0.88)
     windows = _rect(u, v, 0.04, 0.96, 0.12, 0.45) & ((u * 9.0) % 1.0 < 0.78)
     wheels = _ell(u, v, 0.14, 0.88, 0.05, 0.12) | _ell(u, v, 0.84, 0.88, 0.05, 0.12)
     return _parts(body | wheels, (1, windows), (2, wheels))
 
 
-def _truck(u, v, rng):
+def _truck(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     cargo = _rect(u, v, 0.0, 0.7, 0.0, 0.86)
     cab = _rect(u, v, 0.73, 1.0, 0.3, 0.86) | _rect(u, v, 0.68, 0.75, 0.6, 0.86)
     window = _rect(u, v, 0.79, 0.97, 0.36, 0.56)
@@ -83,14 +83,16 @@ def _truck(u, v, rng):
     return _parts(cargo | cab | wheels, (1, window), (2, wheels))
 
 
-def _motorcycle(u, v, rng):
+def _motorcycle(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     wheels = _ell(u, v, 0.18, 0.74, 0.18, 0.26) | _ell(u, v, 0.82, 0.74, 0.18, 0.26)
     body = _rect(u, v, 0.24, 0.78, 0.46, 0.72)
     rider = _rect(u, v, 0.38, 0.62, 0.1, 0.5) | _ell(u, v, 0.5, 0.07, 0.1, 0.07)
     return _parts(wheels | body | rider, (1, rider), (2, wheels))
 
 
-def _seg(u, v, p0, p1, t, aspect):
+def _seg(
+    u: np.ndarray, v: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], t: float, aspect: float
+) -> np.ndarray:
     # distance from (u, v) to the segment p0-p1, measured in units of the box height
     x, y = u * aspect, v
     x0, y0, x1, y1 = p0[0] * aspect, p0[1], p1[0] * aspect, p1[1]
@@ -99,7 +101,7 @@ def _seg(u, v, p0, p1, t, aspect):
     return np.hypot(x - x0 - s * dx, y - y0 - s * dy) <= t
 
 
-def _bicycle(u, v, rng):
+def _bicycle(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     h, w = u.shape
     aspect = w / max(h, 1)
     cu0, cu1, cv, r = 0.22, 0.78, 0.68, 0.3
@@ -119,54 +121,54 @@ def _bicycle(u, v, rng):
     return _parts(wheels | frame, (2, wheels))
 
 
-def _lamp(u, v, rng):
+def _lamp(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     pole = _rect(u, v, 0.38, 0.62, 0.08, 1.0)
     head = _ell(u, v, 0.5, 0.07, 0.5, 0.07)
     return _parts(pole | head, (1, head))
 
 
-def _pole(u, v, rng):
+def _pole(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return _parts(_rect(u, v, 0.0, 1.0, 0.0, 1.0))
 
 
-def _sign(u, v, rng):
+def _sign(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     plate = _rect(u, v, 0.0, 1.0, 0.0, 0.45)
     symbol = _ell(u, v, 0.5, 0.225, 0.25, 0.11)
     post = _rect(u, v, 0.4, 0.6, 0.45, 1.0)
     return _parts(plate | post, (1, symbol), (2, post))
 
 
-def _cone(u, v, rng):
+def _cone(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     tri = (np.abs(u - 0.5) <= 0.08 + 0.42 * v) & (v <= 0.9) | _rect(u, v, 0.0, 1.0, 0.88, 1.0)
     band = _rect(u, v, 0.0, 1.0, 0.4, 0.58)
     return _parts(tri, (1, band))
 
 
-def _car_stop(u, v, rng):
+def _car_stop(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     block = np.abs(u - 0.5) <= 0.38 + 0.12 * v
     stripes = (u * 5.0) % 1.0 < 0.5
     return _parts(block, (1, stripes))
 
 
-def _bump(u, v, rng):
+def _bump(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     dome = v >= 1.0 - np.sqrt(np.clip(1.0 - (2.0 * u - 1.0) ** 2, 0.0, 1.0))
     stripes = (u * 7.0) % 1.0 < 0.5
     return _parts(dome, (1, stripes))
 
 
-def _guardrail(u, v, rng):
+def _guardrail(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     rail = _rect(u, v, 0.0, 1.0, 0.0, 0.42)
     posts = ((u * 7.0) % 1.0 < 0.18) & (v > 0.42) | _rect(u, v, 0.0, 0.04, 0.0, 1.0) | _rect(u, v, 0.96, 1.0, 0.0, 1.0)
     return _parts(rail | posts, (2, posts & (v > 0.42)))
 
 
-def _curb(u, v, rng):
+def _curb(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     strip = (u >= 0.3 * (1.0 - v)) & (u <= 0.7 + 0.3 * (1.0 - v))
     stripes = (u * 8.0) % 1.0 < 0.5
     return _parts(strip, (1, stripes))
 
 
-def _blob(u, v, rng):
+def _blob(u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     du, dv = (u - 0.5) / 0.5, (v - 0.5) / 0.5
     rho, theta = np.hypot(du, dv), np.arctan2(dv, du)
     amps = rng.uniform(0.0, 0.22, 3)
@@ -435,7 +437,9 @@ def _jitter(rng: np.random.Generator, colour: Sequence[int], amount: float = 18.
 
 
 # --------------------------------------------------------------------------------------------------------- background
-def _background(rng: np.random.Generator, w: int, h: int, night: bool, preset: Preset):
+def _background(
+    rng: np.random.Generator, w: int, h: int, night: bool, preset: Preset
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Background visible (H×W×3 float), IR (H×W float) and region label map (uint8)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     label = np.full((h, w), preset.background_id, np.uint8)

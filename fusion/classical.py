@@ -5,6 +5,7 @@ All fuse luminance (the base class restores the visible chroma). Each rule is ap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -81,7 +82,7 @@ def _pyr_down(x: Tensor) -> Tensor:
     return separable_filter(x, _BINOMIAL5, "reflect" if min(x.shape[-2:]) > 2 else "replicate")[..., ::2, ::2]
 
 
-def _pyr_up(x: Tensor, size: tuple[int, int]) -> Tensor:
+def _pyr_up(x: Tensor, size: Sequence[int]) -> Tensor:
     up = torch.zeros((*x.shape[:2], x.shape[2] * 2, x.shape[3] * 2), dtype=x.dtype, device=x.device)
     up[..., ::2, ::2] = x * 4  # zero-insertion upsampling; ×4 restores the mean after the binomial blur
     up = separable_filter(up, _BINOMIAL5, "replicate")

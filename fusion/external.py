@@ -51,7 +51,7 @@ class CallableMethod(FusionMethod):
         device: str = "cpu",
         **params: Any,
     ) -> None:
-        self.info = MethodInfo(
+        self.info = MethodInfo(  # type: ignore[misc]  # per instance: a callable's name, version and colour mode
             name=name,
             version=version or "0",
             colour_mode="native" if colour == "native" else "luminance",
@@ -215,7 +215,8 @@ class FolderMethod:
 class FusedSource(Protocol):
     """What a sweep fuses with: a computed :class:`FusionMethod` or a :class:`FolderMethod` of precomputed images."""
 
-    info: MethodInfo
+    @property
+    def info(self) -> MethodInfo: ...
 
     def split_fingerprint(
         self, dataset: str, split: str, ids: Sequence[str], sha: Callable[[Path], str] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+from typing import Any
 
 from ivifbench.metrics import fmi, gradient, information, perceptual, phase, statistics, structural, visual_fidelity
 from ivifbench.metrics.spec import MetricSpec
@@ -16,7 +17,7 @@ ALL = ("canonical", "vifb", "tang", "tang-legacy", "cddfuse")
 METRICS: Registry[MetricSpec] = Registry("metric", group="ivifbench.metrics")
 
 
-def _same(*conventions: str, **options) -> dict:
+def _same(*conventions: str, **options: Any) -> dict[str, dict[str, Any]]:
     return {c: dict(options) for c in conventions}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -139,7 +140,7 @@ def list_metrics(
 def _write_provenance(
     out: Path,
     names: list[str],
-    conv,
+    conv: Any,
     ir: Path,
     vis: Path,
     fused: Path,

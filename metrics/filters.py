@@ -13,7 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def gaussian_1d(size: int, sigma: float, *, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
+def gaussian_1d(
+    size: int, sigma: float, *, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> Tensor:
     """The 1-D factor of MATLAB ``fspecial('gaussian', size, sigma)`` (normalised to sum 1).
 
     ``fspecial`` zeroes taps below ``eps·max`` of the 2-D window; for every window used here (σ ≥ size/8) no tap is that

@@ -25,7 +25,7 @@ def read_raw(path: str | Path) -> np.ndarray:
     return np.rint(raw) if img.bit_depth == 8 else raw
 
 
-def _triples(ir_dir, vis_dir, fused_dir) -> list[tuple[str, Path, Path, Path]]:
+def _triples(ir_dir: str | Path, vis_dir: str | Path, fused_dir: str | Path) -> list[tuple[str, Path, Path, Path]]:
     pairs = pair_folders(ir_dir, vis_dir)
     fused = list_images(fused_dir)
     out = []

@@ -8,6 +8,7 @@ return per-plane values averaged over C, shape (B,).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -106,7 +107,7 @@ def mutual_information(
     how = "minmax" if minmax else "round"
     fi = _bins(fused, how)  # binned once, shared by both sources
     h_f = _entropy_of_counts(_counts_of_bins(fi), base, (-1,))
-    total = 0
+    total: Any = 0
     for s in (ir, vis):
         si = _bins(s, how)
         h_s = _entropy_of_counts(_counts_of_bins(si), base, (-1,))
@@ -120,7 +121,7 @@ def normalized_mutual_information(fused: Tensor, ir: Tensor, vis: Tensor) -> Ten
 
     The base of the logarithm cancels. A pair of constant planes (H(S)+H(F)=0) contributes 0, not 0/0.
     """
-    total = 0
+    total: Any = 0
     for s in (ir, vis):
         h_s, h_f, h_sf = _mi_terms(s, fused, 2.0, "minmax", False)
         den = h_s + h_f
@@ -135,7 +136,7 @@ def cross_entropy(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     """
     p_f = histogram(fused)
     p_f = p_f / p_f.sum(-1, keepdim=True)
-    total = 0
+    total: Any = 0
     for s in (ir, vis):
         p_s = histogram(s)
         p_s = p_s / p_s.sum(-1, keepdim=True)

@@ -15,7 +15,7 @@ from torch import Tensor
 from ivifbench.metrics.filters import normalize1, separable_same, sobel_pair
 
 
-def _freq_radius(h: int, w: int, divisor: float, dtype: torch.dtype, device) -> Tensor:
+def _freq_radius(h: int, w: int, divisor: float, dtype: torch.dtype, device: torch.device | str | None) -> Tensor:
     """r = √(u² + v²) on MATLAB ``freqspace([h w], 'meshgrid')`` coordinates scaled by (w/divisor, h/divisor)."""
 
     def axis(n: int) -> Tensor:

@@ -45,14 +45,14 @@ class PhaseCongruency(NamedTuple):
     """PCₒ = Wₒ·Eₒ / ΣₛAₛₒ for each orientation, ``…×norient×H×W`` (only when asked for)."""
 
 
-def _centred_axis(n: int, dtype: torch.dtype, device) -> Tensor:
+def _centred_axis(n: int, dtype: torch.dtype, device: torch.device | str | None) -> Tensor:
     """Kovesi's normalised frequency axis: ``[-(n-1)/2 : (n-1)/2]/(n-1)`` for odd n, ``[-n/2 : n/2-1]/n`` for even."""
     if n % 2:
         return (torch.arange(n, dtype=dtype, device=device) - (n - 1) / 2) / (n - 1)
     return (torch.arange(n, dtype=dtype, device=device) - n / 2) / n
 
 
-def _lowpass(rows: int, cols: int, flavour: str, dtype: torch.dtype, device) -> Tensor:
+def _lowpass(rows: int, cols: int, flavour: str, dtype: torch.dtype, device: torch.device | str | None) -> Tensor:
     """Butterworth low-pass 1/(1 + (r/0.45)^30), origin at [0, 0].
 
     ``"liu"`` follows the ``lowpassfilter.m`` that toolbox ships: the grid is (j − ⌊n/2⌋)/n (no n−1 for odd n) and it
@@ -82,7 +82,7 @@ def _filter_bank(
     d_theta_on_sigma: float,
     flavour: str,
     dtype: torch.dtype,
-    device,
+    device: torch.device | str | None,
 ) -> tuple[Tensor, Tensor]:
     """Radial log-Gabor components (nscale×H×W, low-passed, 0 at DC) and angular spreads (norient×H×W).
 
@@ -297,13 +297,14 @@ def _masked_correlation(
     taps = gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device)
     mu1, mu2, mu3, muf, e11, e22, e33, eff, e1f, e2f, e3f = separable_same(stack, taps)
     var_f = eff - muf * muf
-    best = None
+    best: Tensor | None = None
     for mu, e_ss, e_sf, mask in ((mu1, e11, e1f, mask1), (mu2, e22, e2f, mask2), (mu3, e33, e3f, mask3)):
         var_s = e_ss - mu * mu
         cov = e_sf - mu * muf
         rho = torch.where(mask, (cov + c) / (torch.sqrt(torch.abs(var_s * var_f)) + c), 0.0)
         best = rho if best is None else torch.maximum(best, rho)
     count = mask3.sum((-2, -1))
+    assert best is not None  # three sources always
     score = best.sum((-2, -1)) / count.clamp(min=1)
     return torch.where(count > 0, score, 1.0)
 

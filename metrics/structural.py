@@ -7,6 +7,7 @@ holding 0..255; outputs are per-plane values averaged over C, shape (B,).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,9 @@ from ivifbench.metrics.shared import shared
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def _local_stats(x: Tensor, y: Tensor, taps: Tensor, cov_norm: float = 1.0, padding: str | None = None):
+def _local_stats(
+    x: Tensor, y: Tensor, taps: Tensor, cov_norm: float = 1.0, padding: str | None = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """μx, μy, σx², σy², σxy under a separable window ('valid', or 'same' with ``padding``)."""
     k = x.shape[1]
     stack = torch.cat((x, y, x * x, y * y, x * y), 1)
@@ -31,7 +34,7 @@ def _local_stats(x: Tensor, y: Tensor, taps: Tensor, cov_norm: float = 1.0, padd
     return mx, my, cov_norm * (exx - mx * mx), cov_norm * (eyy - my * my), cov_norm * (exy - mx * my)
 
 
-def _ssim_parts(x: Tensor, y: Tensor, taps: Tensor, c1: float, c2: float, **kw) -> tuple[Tensor, Tensor]:
+def _ssim_parts(x: Tensor, y: Tensor, taps: Tensor, c1: float, c2: float, **kw: Any) -> tuple[Tensor, Tensor]:
     """Luminance map and contrast-structure map of Wang et al. 2004."""
     mx, my, sxx, syy, sxy = _local_stats(x, y, taps, **kw)
     lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
@@ -159,7 +162,7 @@ def ms_ssim(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     check_min_size(fused, 176, "MS_SSIM")
     taps = gaussian_1d(11, 1.5, dtype=fused.dtype, device=fused.device)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    total = 0
+    total: Any = 0
     for src in (ir, vis):
         x, y = fused, src
         value = torch.ones(fused.shape[:2], dtype=fused.dtype, device=fused.device)
@@ -314,10 +317,10 @@ def mef_ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, size: int = 11, sigma: f
     """
     check_min_size(fused, 4 * size, "MEF_SSIM")
     wsum = sum(_MEF_WEIGHTS)
-    x = (fused, ir, vis)
+    x: tuple[Tensor, ...] = (fused, ir, vis)
     value = torch.ones(fused.shape[:2], dtype=fused.dtype, device=fused.device)
     for j, w in enumerate(_MEF_WEIGHTS):
-        q = _mef_ssim_level(*x, size, sigma, k).clamp(min=0)
+        q = _mef_ssim_level(x[0], x[1], x[2], size, sigma, k).clamp(min=0)
         value = value * q ** (w / wsum)
         if j < len(_MEF_WEIGHTS) - 1:
             x = tuple(F.avg_pool2d(F.pad(t, (0, t.shape[-1] % 2, 0, t.shape[-2] % 2), mode="replicate"), 2) for t in x)

@@ -7,6 +7,8 @@ filters: FFT filtering is avoided because its round-off flips VIF's near-zero va
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +45,7 @@ def _vifp_moments(fused: Tensor, ir: Tensor, vis: Tensor, saturate_uint8: bool) 
                 xx, ff, xf = xx.clamp(max=255), ff.clamp(max=255), xf.clamp(max=255)
             mu1, mu2 = separable_valid(x, win), separable_valid(f, win)
             # σ_S² < 1e-10 (negatives included) counts as 0: threshold_ keeps values > the double just below 1e-10
-            sigma1_sq = F.threshold_(separable_valid(xx, win).sub_(mu1 * mu1), _BELOW_EPS, 0.0)
+            sigma1_sq = F.threshold_(separable_valid(xx, win).sub_(mu1 * mu1), _BELOW_EPS, 0.0)  # type: ignore[attr-defined]
             sigma2_sq = separable_valid(ff, win).sub_(mu2 * mu2).clamp_(min=0)
             out.append((sigma1_sq, sigma2_sq, separable_valid(xf, win).sub_(mu1.mul_(mu2))))
         return out
@@ -101,7 +103,7 @@ _VIFF_C = 1e-7
 _VIFF_P = (1 / 2.15, 0.0, 0.15 / 2.15, 1 / 2.15)
 
 
-def _vifp_maps(fused: Tensor, ir: Tensor, vis: Tensor, sigma_n_sq: float):
+def _vifp_maps(fused: Tensor, ir: Tensor, vis: Tensor, sigma_n_sq: float) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     """Per scale (1..4): g, VID and VIND maps of vifp for both sources (B×2×C×h×w), from :func:`_vifp_moments`,
     with the reference's clamps; g is 0 wherever they zero it (it chooses the source in VIFF)."""
     for sigma1_sq, sigma2_sq, sigma12 in _vifp_moments(fused, ir, vis, False):
@@ -128,7 +130,7 @@ def viff(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     F_s = 0/0).
     """
     check_min_size(fused, 65, "VIFF")
-    total = 0
+    total: Any = 0
     for p, (g, vid, vind) in zip(_VIFF_P, _vifp_maps(fused, ir, vis, _VIFF_SIGMA_N_SQ), strict=True):
         if p == 0:
             continue

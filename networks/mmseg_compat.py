@@ -149,7 +149,7 @@ def install_mmcv_ops_shim() -> bool:
 
         shim = _build_shim_module()
         sys.modules[_SHIM_NAME] = shim
-        mmcv.ops = shim  # type: ignore[attr-defined]
+        mmcv.ops = shim
         return True
 
 

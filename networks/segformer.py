@@ -424,5 +424,5 @@ def segformer_logits(model: nn.Module, images: Tensor, *, size: tuple[int, int] 
     mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
     x = (images * 255.0 - mean) / std
-    logits = model.decode_head(model.backbone(x))
+    logits: Tensor = model.decode_head(model.backbone(x))  # type: ignore[operator]  # an mmseg EncoderDecoder
     return F.interpolate(logits, size=size or tuple(images.shape[-2:]), mode="bilinear", align_corners=False)

@@ -234,8 +234,8 @@ def _thumb(path: str | None, size: int = 160) -> str | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB") if im.mode not in ("L", "RGB") else im.copy()
+        with Image.open(path) as src:
+            im = src.convert("RGB") if src.mode not in ("L", "RGB") else src.copy()
             im.thumbnail((size, size))
             buf = io.BytesIO()
             im.save(buf, format="PNG")

@@ -26,13 +26,13 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 # ---------------------------------------------------------------- naive per-image baseline (numpy, direct 2-D)
-def _entropy(x):
+def _entropy(x: np.ndarray) -> float:
     p = np.bincount(x.astype(np.int64).ravel(), minlength=256) / x.size
     p = p[p > 0]
     return -(p * np.log2(p)).sum()
 
 
-def _mi(s, f):
+def _mi(s: np.ndarray, f: np.ndarray) -> float:
     joint, _, _ = np.histogram2d(s.ravel(), f.ravel(), bins=256, range=[[0, 256], [0, 256]])
     p = joint / joint.sum()
     ps, pf = p.sum(1), p.sum(0)
@@ -40,18 +40,18 @@ def _mi(s, f):
     return (p[nz] * np.log(p[nz] / np.outer(ps, pf)[nz])).sum()  # nats, as the reference
 
 
-def _corr(x, y):
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
     x, y = x - x.mean(), y - y.mean()
     return (x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum())
 
 
-def _fspecial(n, sigma):
+def _fspecial(n: int, sigma: float) -> np.ndarray:
     t = np.arange(n) - (n - 1) / 2
     g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma * sigma))
     return g / g.sum()
 
 
-def _vifp(ref, dist):
+def _vifp(ref: np.ndarray, dist: np.ndarray) -> float:
     num = den = 0.0
     for scale in range(1, 5):
         n = 2 ** (5 - scale) + 1
@@ -80,11 +80,11 @@ def _vifp(ref, dist):
     return num / den if den > 0 else 1.0
 
 
-def _qabf(a, b, f):
+def _qabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     hx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
     hy = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], float)
 
-    def edges(x):
+    def edges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sx, sy = convolve2d(x, hx, "same"), convolve2d(x, hy, "same")
         g = np.sqrt(sx * sx + sy * sy)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -95,7 +95,7 @@ def _qabf(a, b, f):
     gb, ab = edges(b)
     gf, af = edges(f)
 
-    def q(gs, as_):
+    def q(gs: np.ndarray, as_: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             G = np.where(gs > gf, gf / gs, np.where(gs < gf, gs / gf, gf))
         A = 1 - np.abs(as_ - af) / (np.pi / 2)
@@ -104,7 +104,7 @@ def _qabf(a, b, f):
     return (q(ga, aa) * ga + q(gb, ab) * gb).sum() / (ga + gb).sum()
 
 
-def _ssim_cdd(x, y):
+def _ssim_cdd(x: np.ndarray, y: np.ndarray) -> float:
     w = np.ones((7, 7)) / 49
     ux, uy = convolve2d(x, w, "valid"), convolve2d(y, w, "valid")
     c = 49 / 48
@@ -115,7 +115,7 @@ def _ssim_cdd(x, y):
     return (((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))).mean()
 
 
-def naive_eight(f, a, b) -> dict[str, float]:
+def naive_eight(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """One grey triple (H×W float64, 0..255), the eight metrics as the reference evaluator computes them."""
     dx, dy = np.diff(f, axis=1), np.diff(f, axis=0)
     return {
@@ -177,7 +177,7 @@ def main() -> None:
     dev = torch.device(args.device)
     tf, ta, tb = (torch.from_numpy(x[: args.batch, None]).to(dev) for x in (f, a, b))
 
-    def sync():
+    def sync() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 

@@ -24,6 +24,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -77,7 +78,7 @@ def teacher_flops(h: int, w: int) -> int:
 
 def train_step_times(
     device: torch.device, runs: int, crop: tuple[int, int] = (192, 256), batch: int = 4, warmup: bool = True
-) -> dict:
+) -> dict[str, Any]:
     from ivifbench.fusion.sage.losses import LossWeights, student_loss, teacher_loss
     from ivifbench.fusion.sage.sam import SamFeatureEncoder
 

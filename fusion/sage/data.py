@@ -65,7 +65,7 @@ def pair_masks(priors: SamPriors, src: Sources) -> tuple[np.ndarray, np.ndarray]
     return vis_masks, ir_masks
 
 
-class SageTrainSet(Dataset):
+class SageTrainSet(Dataset[dict[str, Tensor]]):
     """Random ``crop`` (H, W) + horizontal flip (p = 0.5) of each pair, with its K SAM patches per modality.
 
     Items: dict with ``y``, ``ir`` (1×h×w), ``crcb`` (2×h×w), ``vi_patches``, ``ir_patches`` (K×h×w), ``label``

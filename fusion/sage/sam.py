@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -176,8 +176,8 @@ class SamFeatureEncoder(nn.Module):
     def __init__(self, size: str = "vit_b", blocks: int = 2) -> None:
         super().__init__()
         enc = _image_encoder(sam_size(size), blocks, (), abs_pos=False)
-        self.patch_embed = enc.patch_embed
-        self.blocks = enc.blocks  # the neck is dropped
+        self.patch_embed = cast(nn.Module, enc.patch_embed)
+        self.blocks = cast(nn.ModuleList, enc.blocks)  # the neck is dropped
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, size: str = "vit_b") -> SamFeatureEncoder:

@@ -50,7 +50,7 @@ class SegGuidance:
                 "configuration and the checkpoint, not from an mmseg config file"
             )
         model = build_segformer(variant, None, checkpoint, ignore_index=ignore_index)
-        classes = int(model.decode_head.conv_seg.out_channels)
+        classes = int(model.decode_head.conv_seg.out_channels)  # type: ignore[union-attr,arg-type]
         if num_classes is not None and classes != num_classes:
             raise IvifError(f"{checkpoint}: SegFormer predicts {classes} classes, the dataset has {num_classes}")
         self.model = freeze(model).to(device)

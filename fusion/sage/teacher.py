@@ -102,7 +102,7 @@ class SpatialTransformer(nn.Module):
         self.ff = GEGLUFeedForward(dim)
         self.proj_out = nn.Conv2d(dim, dim, 1)
         nn.init.zeros_(self.proj_out.weight)  # zero-initialised output, as in SD: the block starts as the identity
-        nn.init.zeros_(self.proj_out.bias)
+        nn.init.zeros_(self.proj_out.bias)  # type: ignore[arg-type]  # Conv2d has a bias here
 
     def forward(self, x: Tensor, pr: KV | None = None, mode: str = "self") -> tuple[Tensor, KV]:
         b, c, h, w = x.shape

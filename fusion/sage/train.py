@@ -103,7 +103,9 @@ def _optim_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, T
     return tensors, sd["param_groups"]
 
 
-def _load_optim(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], prefix: str, groups: list[dict]) -> None:
+def _load_optim(
+    opt: torch.optim.Optimizer, tensors: dict[str, Tensor], prefix: str, groups: list[dict[str, Any]]
+) -> None:
     state: dict[int, dict[str, Tensor]] = {}
     for key, t in tensors.items():
         if key.startswith(prefix + "."):
@@ -393,8 +395,8 @@ class SageTrainer:
         )
 
 
-def _fmt(v: float | None) -> str:
-    return "—" if v is None else f"{v:.4g}"
+def _fmt(v: float | torch.Tensor | None) -> str:
+    return "—" if v is None else f"{float(v):.4g}"
 
 
 def train(cfg: SageTrainConfig, log: Callable[[str], None] = print) -> TrainResult:

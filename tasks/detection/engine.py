@@ -93,7 +93,7 @@ def _no_amp_download() -> Iterator[None]:
     import ultralytics.engine.trainer as trainer_mod
 
     original = trainer_mod.check_amp
-    trainer_mod.check_amp = lambda model: True  # type: ignore[assignment]
+    trainer_mod.check_amp = lambda model: True
     try:
         yield
     finally:

@@ -102,7 +102,7 @@ def setup_offline(config_dir: str | Path | None = None) -> ModuleType:
 
     _install_fonts(Path(ul_utils.USER_CONFIG_DIR))
     settings = ul_utils.SETTINGS
-    wanted = {key: False for key in OFF_SETTINGS if key in settings}
+    wanted: dict[str, bool | str] = {key: False for key in OFF_SETTINGS if key in settings}
     if settings.get("api_key"):
         wanted["api_key"] = ""
     changed = {key: value for key, value in wanted.items() if settings.get(key) != value}

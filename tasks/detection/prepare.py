@@ -161,11 +161,11 @@ def _from_lists(name: str, source: str, pairs: Sequence[Pair], files: Mapping[st
     roles: dict[str, list[Pair]] = {r: [] for r in ROLES}
     unassigned = 0
     for p in pairs:
-        role = role_of.get(p.id)
-        if role is None:
+        assigned = role_of.get(p.id)
+        if assigned is None:
             unassigned += 1
         else:
-            roles[role].append(p)
+            roles[assigned].append(p)
     return SplitPlan(name, source, roles, {}, {r: str(f) for r, f in files.items()}, unassigned)
 
 

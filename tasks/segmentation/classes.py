@@ -148,4 +148,5 @@ def class_spec(
 
 def _default_palette(n: int) -> tuple[tuple[int, int, int], ...]:
     rng = np.random.default_rng(2024)
-    return tuple(tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(n))
+    colours = (rng.integers(0, 256, 3) for _ in range(n))
+    return tuple((int(c[0]), int(c[1]), int(c[2])) for c in colours)

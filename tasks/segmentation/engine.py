@@ -45,7 +45,7 @@ def _metric_class() -> type:
             super().__init__(iou_metrics=["mIoU"], **kwargs)
             self.areas: dict[str, list[int]] = {}
 
-        def compute_metrics(self, results: list) -> dict[str, float]:
+        def compute_metrics(self, results: list[Any]) -> dict[str, float]:
             cols = tuple(zip(*results, strict=True))
             inter, union, pred, label = (torch.stack(list(c)).sum(0).double() for c in cols)
             self.areas = {
@@ -194,6 +194,8 @@ def _quiet_console(logger: logging.Logger) -> None:
 def _close_logs(runner: Any) -> None:
     """Close the run's log file handlers (a sweep runs many tasks in one process)."""
     logger = getattr(runner, "logger", None)
+    if logger is None:
+        return
     for handler in list(getattr(logger, "handlers", [])):
         if isinstance(handler, logging.FileHandler):
             handler.close()
