@@ -89,7 +89,7 @@ def apply_deterministic() -> None:
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
     # the NaN fill of every new tensor only guards reads of uninitialised memory; it costs a kernel per allocation
-    torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]  # not in the stubs
 
 
 def pop_threads(overrides: dict[str, Any]) -> int:
@@ -164,7 +164,7 @@ def seeded(seed: int, *, threads: int | None = DEFAULT_THREADS, deterministic: b
         torch.is_deterministic_algorithms_warn_only_enabled(),
         torch.backends.cudnn.deterministic,
         torch.backends.cudnn.benchmark,
-        torch.utils.deterministic.fill_uninitialized_memory,
+        torch.utils.deterministic.fill_uninitialized_memory,  # type: ignore[attr-defined]
     )
     try:
         if threads is not None:
@@ -179,4 +179,4 @@ def seeded(seed: int, *, threads: int | None = DEFAULT_THREADS, deterministic: b
         torch.use_deterministic_algorithms(det, warn_only=warn)
         torch.backends.cudnn.deterministic = cudnn_det
         torch.backends.cudnn.benchmark = cudnn_bench
-        torch.utils.deterministic.fill_uninitialized_memory = fill
+        torch.utils.deterministic.fill_uninitialized_memory = fill  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ def _same(*conventions: str, **options: Any) -> dict[str, dict[str, Any]]:
     return {c: dict(options) for c in conventions}
 
 
-_SPECS = (
+_SPECS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "EN",
         information.entropy,

@@ -51,7 +51,7 @@ def table_cells(t: Table) -> dict[tuple[str, str], Cell]:
         d = t.decimals.get(c, 2)
         for m in t.values.index:
             v = t.values.at[m, c]
-            s = None
+            s: Any = None
             if t.std is not None and c in t.std.columns and m in t.std.index:
                 s = t.std.at[m, c]
             mean = None if _missing(v) else float(v)
