@@ -163,7 +163,7 @@ def _check_registered(where: str, m: MethodSpec, errors: list[str], notes: list[
     except Exception as exc:
         errors.append(f"{where}: cannot import method: {exc}")
         return
-    from ivifbench.fusion.params import check_params
+    from ivifbench.fusion.registry import check_params
 
     # the method's declared parameters: the run's create_method would refuse the same ones
     errors.extend(f"{where}: {problem}" for problem in check_params(m.registry_name, m.params))

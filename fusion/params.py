@@ -48,7 +48,7 @@ def describe(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _problems(method: str, model: type[BaseModel], exc: ValidationError) -> list[str]:
+def param_problems(method: str, model: type[BaseModel], exc: ValidationError) -> list[str]:
     accepted = ", ".join(model.model_fields) or "none"
     out = []
     for err in exc.errors():
@@ -67,22 +67,4 @@ def validate_params(method: str, model: type[BaseModel] | None, params: dict[str
     try:
         return model.model_validate(params)
     except ValidationError as exc:
-        raise ParamError("; ".join(_problems(method, model, exc))) from None
-
-
-def check_params(name: str, params: dict[str, Any]) -> list[str]:
-    """Problems with ``params`` for the registered method ``name`` (empty when they are valid); for suite checks."""
-    from ivifbench.fusion.registry import METHODS
-
-    try:
-        cls = METHODS.get(name)
-    except IvifError as exc:
-        return [str(exc)]
-    model = getattr(cls, "Params", None)
-    if model is None:
-        return []
-    try:
-        model.model_validate(params)
-    except ValidationError as exc:
-        return _problems(name, model, exc)
-    return []
+        raise ParamError("; ".join(param_problems(method, model, exc))) from None

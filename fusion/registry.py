@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from ivifbench.errors import IvifError
 from ivifbench.fusion.base import FusionMethod
+from ivifbench.fusion.params import param_problems
 from ivifbench.registry import Registry
 
 METHODS: Registry[type[FusionMethod]] = Registry("method", group="ivifbench.methods")
@@ -27,3 +31,19 @@ METHODS.register("tardal", "ivifbench.fusion.zoo.tardal:TardalFusion")
 def create_method(name: str, weights: str | Path | None = None, device: str = "cpu", **params: Any) -> FusionMethod:
     """Instantiate the registered method ``name``."""
     return METHODS.get(name)(weights=weights, device=device, **params)
+
+
+def check_params(name: str, params: dict[str, Any]) -> list[str]:
+    """Problems with ``params`` for the registered method ``name`` (empty when they are valid); for suite checks."""
+    try:
+        cls = METHODS.get(name)
+    except IvifError as exc:
+        return [str(exc)]
+    model = getattr(cls, "Params", None)
+    if model is None:
+        return []
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        return param_problems(name, model, exc)
+    return []

@@ -7,7 +7,8 @@ import torch
 from typer.testing import CliRunner
 
 from ivifbench.fusion import METHODS, create_method
-from ivifbench.fusion.params import ParamError, check_params
+from ivifbench.fusion.params import ParamError
+from ivifbench.fusion.registry import check_params
 
 
 def test_every_builtin_declares_its_parameters() -> None:
