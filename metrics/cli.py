@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,8 @@ def list_metrics(
     from ivifbench.metrics import CONVENTIONS, METRICS
     from ivifbench.metrics.catalogue import ALL, ORDER
 
-    def conv_order(cs: object) -> list[str]:
-        return sorted(cs, key=lambda c: (ALL.index(c) if c in ALL else len(ALL), c))  # type: ignore[arg-type]
+    def conv_order(cs: Iterable[str]) -> list[str]:
+        return sorted(cs, key=lambda c: (ALL.index(c) if c in ALL else len(ALL), c))
 
     names = list(ORDER) + [n for n in METRICS.names() if n not in ORDER]
     if convention is not None:
