@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ivifbench.errors import InputError
 from ivifbench.fusion.fused import FusedSet
+from ivifbench.imageio import Role
 
 __all__ = ["INPUT_KINDS", "InputImages", "limit_pairs"]
 
@@ -62,6 +63,12 @@ class InputImages:
         if kind not in ("visible", "infrared"):
             raise InputError(f"input must be visible or infrared without a fused folder, got {kind!r}")
         return cls(kind)  # type: ignore[arg-type]
+
+    @property
+    def role(self) -> Role:
+        """How :func:`~ivifbench.imageio.read_image` should check this input's images."""
+        roles: dict[str, Role] = {"fused": "fused", "visible": "vis", "infrared": "ir"}
+        return roles[self.kind]
 
     def record(self) -> dict[str, Any]:
         return {"input": self.kind, "fused": str(self.folder) if self.folder is not None else None}

@@ -74,7 +74,6 @@ def prepare_split(
     pairs = limit_pairs(pairs, limit)
     images = fused if isinstance(fused, InputImages) else InputImages.of(fused)
     images.check(reader, pairs)
-    role = {"fused": "fused", "visible": "vis", "infrared": "ir"}[images.kind]
     img_dir, ann_dir = out / "img_dir" / split, out / "ann_dir" / split
     img_dir.mkdir(parents=True, exist_ok=True)
     ann_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +84,7 @@ def prepare_split(
     for pair in pairs:
         assert pair.label is not None  # checked above
         source = images.path(reader, pair)
-        image = read_image(source, role=role)
+        image = read_image(source, role=images.role)
         raw = read_label_map(pair.label, palette=palette)
         if raw.shape != image.size:
             raise InputError(

@@ -87,7 +87,6 @@ def prepare(
     name = (split or "all").lower()
     images = fused if isinstance(fused, InputImages) else InputImages.of(fused)
     images.check(reader, pairs)
-    role = {"fused": "fused", "visible": "vis", "infrared": "ir"}[images.kind]
     samples: list[SODSample] = []
     for pair in pairs:
         if pair.label is None or not Path(pair.label).is_file():
@@ -95,7 +94,7 @@ def prepare(
             where = str(expected) if expected is not None else f"{reader.root}: GT mask of '{pair.id}'"
             raise InputError(f"{where}: GT mask of pair '{pair.id}' not found; SOD needs a mask for every image")
         source = images.path(reader, pair)
-        image = read_image(source, role=role)
+        image = read_image(source, role=images.role)
         gt = read_image(pair.label, role="ir")  # grey 8/16-bit (or colour) → one channel in [0, 1]
         if image.size != gt.size:
             raise InputError(

@@ -17,15 +17,8 @@ protocol's settings model (:data:`PROTOCOLS`, :mod:`~ivifbench.tasks.sod.setting
 
 from __future__ import annotations
 
-<<<<<<< HEAD
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-=======
-import platform
-import time
-from collections.abc import Callable
-from dataclasses import fields
->>>>>>> 10e4d54 (Type checker: tools/typecheck.py runs mypy (disallow untyped defs and bare generics, pydantic plugin) over the package through a link tree shaped like the install; fixes for its 112 findings; CI and README lint line run it; py.typed; mypy in dev extra)
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -183,47 +176,4 @@ class SODTask(Task):
         split = split_named(train_reader, "train")
         if split is None:  # pragma: no cover - the VT5000 reader always has Train
             raise IvifError(f"{train_reader.root}: the VT5000 reader has no Train split")
-<<<<<<< HEAD
         return train_reader, images, split
-=======
-        return train_reader, train_fused, split
-
-
-def _check_settings(cfg: Any) -> None:
-    from ivifbench.tasks.sod.model import variant_name
-
-    variant_name(cfg.backbone)
-    for key in ("size", "batch", "iters"):
-        value = getattr(cfg, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise IvifError(f"{key} must be a positive integer, got {value!r}")
-    if cfg.size % 32:
-        raise IvifError(f"size must be a multiple of 32 (SegFormer's coarsest stride), got {cfg.size}")
-    if not isinstance(cfg.lr, int | float) or cfg.lr <= 0:
-        raise IvifError(f"lr must be a positive number, got {cfg.lr!r}")
-    if cfg.pretrained is not None and not Path(str(cfg.pretrained)).is_file():
-        raise InputError(f"{cfg.pretrained}: pretrained MiT weights not found (pass pretrained=<mit_bX .pth file>)")
-    if cfg.pretrained is not None:
-        cfg.pretrained = str(cfg.pretrained)
-
-
-def _print_progress(total: int) -> Callable[[int, float], None]:
-    import sys
-
-    def show(it: int, loss: float) -> None:
-        print(f"sod: iter {it}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
-
-    return show
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "pysodmetrics", "mmsegmentation", "mmengine", "mmcv-lite", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "missing"
-    return out
->>>>>>> 10e4d54 (Type checker: tools/typecheck.py runs mypy (disallow untyped defs and bare generics, pydantic plugin) over the package through a link tree shaped like the install; fixes for its 112 findings; CI and README lint line run it; py.typed; mypy in dev extra)
