@@ -20,6 +20,8 @@ class Cell:
     decimals: int
     mark: str | None = None  # "best" | "second" | None
     flag: str = ""  # a footnote marker, e.g. "†" (in-domain)
+    ci: tuple[float, float] | None = None  # 95 % interval of the mean
+    tied: bool = False  # not the best, but not distinguishable from it (paired test, Holm-corrected)
 
 
 def _missing(v: Any) -> bool:
@@ -56,7 +58,10 @@ def table_cells(t: Table) -> dict[tuple[str, str], Cell]:
                 s = t.std.at[m, c]
             mean = None if _missing(v) else float(v)
             mark = "best" if m in best else "second" if m in second else None
-            out[(m, c)] = Cell(mean, None if _missing(s) else float(s), d, mark, t.flags.get((m, c), ""))
+            out[(m, c)] = Cell(
+                mean, None if _missing(s) else float(s), d, mark, t.flags.get((m, c), ""),
+                t.ci.get((m, c)), (m, c) in t.tied and mark != "best",
+            )  # fmt: skip
     return out
 
 
@@ -65,3 +70,18 @@ def cell_text(c: Cell) -> tuple[str, str]:
     if c.mean is None:
         return "—", ""
     return number(c.mean, c.decimals), ("" if c.std is None else number(c.std, c.decimals))
+
+
+def ci_text(c: Cell) -> str:
+    """The interval as ``[a, b]`` with the cell's decimals, or ''."""
+    if c.ci is None or c.mean is None:
+        return ""
+    return f"[{number(c.ci[0], c.decimals)}, {number(c.ci[1], c.decimals)}]"
+
+
+def rank_text(t: Table, method: str, rank: str) -> str:
+    """The leaderboard's rank with its bootstrap 95 % range: ``2 (1–3)``, or the rank alone."""
+    r = t.rank_range.get(method)
+    if r is None or rank == "—":
+        return rank
+    return f"{rank} ({r[0]}–{r[1]})" if r[0] != r[1] else f"{rank} ({r[0]})"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ivifbench.reports.cells import cell_text, table_cells
+from ivifbench.reports.cells import cell_text, ci_text, rank_text, table_cells
 from ivifbench.reports.escape import htm
 from ivifbench.reports.render import (
     _extra_cell,
@@ -34,7 +34,7 @@ h1{margin-bottom:.2rem} h2{margin-top:2.2rem;border-bottom:1px solid #ddd;paddin
 th,td{padding:.25rem .45rem;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 th:first-child,td:first-child{text-align:left} thead th{border-bottom:2px solid #333} tbody tr:last-child td{border-bottom:2px solid #333}
 table.lb th:nth-child(2),table.lb td:nth-child(2){text-align:left}
-td.best{font-weight:bold} td.second{text-decoration:underline} .note{color:#555;font-size:.85rem;margin:.2rem 0;max-width:75rem}
+td.best{font-weight:bold} td.second{text-decoration:underline} .ci{color:#777;font-size:.8em;white-space:nowrap} .note{color:#555;font-size:.85rem;margin:.2rem 0;max-width:75rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(640px,1fr));gap:1rem}
 .charts figure{margin:0} .charts img{width:100%;height:auto;border:1px solid #eee}
 .charts figcaption{font-size:.85rem;color:#444}
@@ -89,12 +89,14 @@ def html_table(t: Table) -> str:
     for m in t.values.index:
         out.append("<tr>")
         if has_rank(t):
-            out.append(f"<td>{_extra_cell(t.extra.at[m, 'rank'], 'rank')}</td>")  # type: ignore[union-attr]
+            out.append(f"<td>{htm(rank_text(t, m, _extra_cell(t.extra.at[m, 'rank'], 'rank')))}</td>")  # type: ignore[union-attr]
         out.append(f"<td>{htm(t.row_label(m) + t.row_flags.get(m, ''))}</td>")
         for c in cols:
             cl = cells[(m, c)]
             mean, std = cell_text(cl)
-            txt = htm((f"{mean} ± {std}" if std else mean) + cl.flag)
+            txt = htm((f"{mean} ± {std}" if std else mean) + cl.flag + ("≈" if cl.tied else ""))
+            if ci := ci_text(cl):
+                txt += f' <span class="ci">{htm(ci)}</span>'
             out.append(f'<td class="{cl.mark}">{txt}</td>' if cl.mark else f"<td>{txt}</td>")
         for c in extra:
             out.append(f"<td>{_extra_cell(t.extra.at[m, c], c)}</td>")  # type: ignore[union-attr]

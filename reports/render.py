@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ivifbench.reports.cells import Cell, cell_text, table_cells
+from ivifbench.reports.cells import Cell, cell_text, ci_text, rank_text, table_cells
 from ivifbench.reports.escape import md, one_line, tex
 from ivifbench.reports.tables import Report, Table
 
@@ -94,7 +94,9 @@ def all_tables(rep: Report) -> list[Table]:
 def _md_cell(c: Cell) -> str:
     mean, std = cell_text(c)
     s = f"{mean} ± {std}" if std else mean
-    s += c.flag
+    s += c.flag + ("≈" if c.tied else "")
+    if ci := ci_text(c):
+        s += f" {ci}"
     if c.mark == "best":
         return f"**{s}**"
     if c.mark == "second":
@@ -116,7 +118,7 @@ def md_table(t: Table) -> str:
             ex = t.extra.loc[m]
             row += [_extra_cell(ex[c], c) for c in extra]
             if has_rank(t):
-                row = [_extra_cell(ex["rank"], "rank"), *row]
+                row = [rank_text(t, m, _extra_cell(ex["rank"], "rank")), *row]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -182,9 +184,10 @@ def _tex_cell(c: Cell, with_std: bool) -> str:
         return r"\multicolumn{2}{c}{--}" if with_std else "--"
 
     def mark(s: str) -> str:
-        return rf"\textbf{{{s}}}" if c.mark == "best" else rf"\underline{{{s}}}" if c.mark == "second" else s
+        s = rf"\underline{{{s}}}" if c.mark == "second" else s
+        return rf"\textbf{{{s}}}" if c.mark == "best" or c.tied else s  # ties with the best bold too (footnote)
 
-    flag = tex(c.flag) if c.flag else ""
+    flag = (tex(c.flag) if c.flag else "") + (r"$^{\ast}$" if c.tied else "")
     if with_std:
         return f"{mark(mean)} & {mark(std or '0')}{flag}"
     return mark(mean) + flag
@@ -198,7 +201,8 @@ def _col_width(t: Table, col: str, cells: dict[tuple[str, str], Cell], with_std:
             _text_width(mean)
             + (8.8 + _text_width(std or "0") if with_std else 0.0)
             + (5.0 if cells[(m, col)].flag else 0)
-        )
+            + (5.0 if cells[(m, col)].tied else 0)
+        ) * (1.08 if cells[(m, col)].mark == "best" or cells[(m, col)].tied else 1.0)  # bold is wider
         body = max(body, w)
     head = max(_text_width(x) for x in _head_lines(f"{t.label(col)} ↑"))
     return max(body, head) + 2 * _TABCOLSEP
@@ -212,7 +216,9 @@ def _chunks(t: Table, layout: str) -> list[tuple[list[str], bool]]:
     with_std = t.std is not None
     names = [f"{t.row_label(m)}{t.row_flags.get(m, '')}" for m in t.values.index]
     fixed = max([_text_width("Method"), *(_text_width(n) for n in names)]) + 2 * _TABCOLSEP
-    fixed += (_text_width("Rank") + 2 * _TABCOLSEP) if has_rank(t) else 0.0
+    if has_rank(t):
+        ranks = [rank_text(t, m, _extra_cell(t.extra.at[m, "rank"], "rank")) for m in t.values.index]  # type: ignore[union-attr]
+        fixed += max(_text_width(x) for x in ["Rank", *ranks]) + 2 * _TABCOLSEP
     extras = sum(max(_text_width(x) for x in _head_lines(c)) + 2 * _TABCOLSEP for c in extra_columns(t))
     room = TEX_WIDTH.get(layout, TEX_WIDTH["split"]) - fixed
     widths = [_col_width(t, c, cells, with_std) for c in cols]
@@ -252,7 +258,7 @@ def tex_tabular(t: Table, cols: list[str], with_extra: bool) -> list[str]:
         if t.extra is not None:
             row += [tex(_extra_cell(t.extra.at[m, c], c)) for c in extra]
             if has_rank(t):
-                row = [tex(_extra_cell(t.extra.at[m, "rank"], "rank")), *row]
+                row = [tex(rank_text(t, m, _extra_cell(t.extra.at[m, "rank"], "rank"))), *row]
         lines.append(" & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return lines
@@ -268,8 +274,13 @@ def tex_table(t: Table, layout: str = "split") -> str:
         if i:
             lines.append(r"\par\medskip")
         lines += tex_tabular(t, cols, with_extra)
-    notes = " ".join(tex(n) for n in t.notes)
     marks = r" Best in \textbf{bold}, second \underline{underlined}." if t.kind != "sensitivity" else ""
+    if t.tied:
+        from ivifbench.reports.significance import ALPHA, TIE_NOTE
+
+        marks += r" \textbf{Bold}$^{\ast}$: " + tex(TIE_NOTE.split(", α")[0]) + rf", $\alpha = {ALPHA}$."
+    # the cells' intervals stay in md/html/csv (a paper table keeps mean ± std); ties are bold with a footnote instead
+    notes = " ".join(tex(n) for n in t.notes if not n.startswith(("≈", "[a, b]")))
     lines.append(rf"\par\smallskip\parbox{{\linewidth}}{{\scriptsize {notes}{marks}}}")
     lines.append(rf"\end{{{env}}}")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,14 @@ from ivifbench.reports.stats import (
     seed_interval,
 )
 
+if TYPE_CHECKING:
+    from ivifbench.reports.tables import Report
+
+ALPHA = 0.05
+TIE_NOTE = (
+    "not distinguishable from the best: two-sided Wilcoxon signed-rank test over images against the column's best, "
+    f"Holm-corrected, α = {ALPHA}"
+)
 FUSION_KEYS = ["dataset", "split", "convention", "metric"]
 TASK_KEYS = ["dataset", "task", "protocol", "metric"]
 
@@ -134,3 +143,81 @@ def stability_text(r: RankStability) -> str:
     if r.low == r.high == r.rank:
         return f"{r.rank} (always)"
     return f"{r.rank} (95 % in {r.low}–{r.high})"
+
+
+def annotate(
+    rep: Report, task_seeds: pd.DataFrame, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+) -> None:
+    """Fill the report's tables with their statistics (in place): per fusion cell a bootstrap 95 % interval over images
+    and whether it is not distinguishable from the column's best; per task cell with ≥ 3 seeds a t interval over
+    seeds; per leaderboard row the 95 % range of its bootstrap Borda rank. Adds a note saying how, under each table."""
+    images = rep.images
+    seeds = task_seeds.drop(columns="unit_key", errors="ignore") if task_seeds is not None else pd.DataFrame()
+    for t in rep.tables:
+        src = t.source
+        if t.kind == "fusion" and src and not images.empty:
+            g = images[
+                (images.dataset == src["dataset"]) & (images.split == src["split"])
+                & (images.convention == src["convention"]) & images.method.isin(t.values.index)
+                & images.metric.isin(t.values.columns)
+            ]  # fmt: skip
+            sig = fusion_significance(g, t.directions, alpha=ALPHA, n_resamples=n_resamples, seed=seed)
+            for r in sig.itertuples():
+                if np.isfinite(r.ci_low):
+                    t.ci[(r.method, r.metric)] = (float(r.ci_low), float(r.ci_high))
+                if r.tied and not r.best:
+                    t.tied.add((r.method, r.metric))
+            n_min = int(g.groupby(["method", "metric"]).size().min()) if not g.empty else 0
+            if t.ci:
+                t.notes.append(
+                    f"[a, b]: 95 % bootstrap interval of the mean over images ({n_resamples} resamples, seed {seed})."
+                )
+            if n_min and 2.0 / 2.0**n_min >= ALPHA:
+                # the smallest two-sided p over n pairs is 2/2ⁿ: with ≤ 5 images no difference can be significant
+                t.tied.clear()
+                if len(t.values.index) > 1:
+                    t.notes.append(
+                        f"{n_min} images are too few for the paired test to tell any two methods apart at α = {ALPHA}."
+                    )
+            elif t.tied:
+                t.notes.append(f"≈ {TIE_NOTE}.")
+        elif t.kind == "task" and src and not seeds.empty:
+            g = seeds[
+                (seeds.dataset == src["dataset"]) & (seeds.task == src["task"]) & (seeds.protocol == src["protocol"])
+            ]
+            if g.seed.nunique() >= 3:
+                for r in task_intervals(g).itertuples():
+                    if np.isfinite(r.ci_low):
+                        t.ci[(r.method, r.metric)] = (float(r.ci_low), float(r.ci_high))
+                if t.ci:
+                    t.notes.append("[a, b]: 95 % Student-t interval of the mean over seeds.")
+    lb = rep.leaderboard
+    if lb is None or not lb.column_sources:
+        return
+    cols = [
+        LeaderboardColumn(kind, (a, b, c), metric, bool(lb_dir))
+        for col, (kind, a, b, c, metric) in lb.column_sources.items()
+        if (lb_dir := _direction(rep, kind, a, b, c, metric)) is not None
+    ]
+    if not cols:
+        return
+    stab = leaderboard_stability(list(lb.values.index), cols, images, seeds, n_resamples=n_resamples, seed=seed)
+    lb.rank_range = {m: (r.low, r.high) for m, r in stab.items()}
+    if lb.rank_range:
+        lb.notes.append(
+            f"Rank (a–b): the 95 % range of the method's Borda rank over {n_resamples} bootstrap resamples of the "
+            f"images (per dataset, shared by its metrics and methods) and of the seeds (seed {seed})."
+        )
+
+
+def _direction(rep: Report, kind: str, a: str, b: str, c: str, metric: str) -> bool | None:
+    if kind == "fusion":
+        f = rep.fusion
+        hit = f[(f.dataset == a) & (f.split == b) & (f.convention == c) & (f.metric == metric)]
+    else:
+        f = rep.tasks
+        hit = f[(f.dataset == a) & (f.task == b) & (f.protocol == c) & (f.metric == metric)]
+    for v in hit.higher_is_better:
+        if v is not None and not (isinstance(v, float) and np.isnan(v)):
+            return bool(v)
+    return None

@@ -45,6 +45,17 @@ class Table:
     row_labels: dict[str, str] = field(default_factory=dict)  # method -> display name (default: the id)
     dataset: str | None = None
     convention: str | None = None
+    # where the numbers come from (fusion: dataset, split, convention; task: dataset, task, protocol), per column for
+    # the leaderboard; read by reports/significance.py
+    source: dict[str, str] = field(default_factory=dict)
+    column_sources: dict[str, tuple[str, str, str, str, str]] = field(
+        default_factory=dict
+    )  # col -> (kind, 3×where, metric)
+    # statistics (reports/significance.py): 95 % interval per cell, cells not distinguishable from the best, and the
+    # leaderboard's bootstrap rank range per method
+    ci: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    tied: set[tuple[str, str]] = field(default_factory=set)
+    rank_range: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def label(self, col: str) -> str:
         return self.labels.get(col, col)
@@ -246,6 +257,7 @@ def build_report(
                 row_labels={m: display.name(m) for m in rows},
                 dataset=ds,
                 convention=conv,
+                source={"dataset": ds, "split": split, "convention": conv},
             )
         )
     # the suite's dataset order, each dataset's primary convention first
@@ -289,6 +301,7 @@ def build_report(
                 labels={c: display.name(c) for c in vals.columns},
                 row_labels={m: display.name(m) for m in rows},
                 dataset=ds,
+                source={"dataset": ds, "task": task, "protocol": proto},
             )
         )
     primary = {
@@ -298,7 +311,7 @@ def build_report(
         fus[[primary.get(d) == c for d, c in zip(fus.dataset, fus.convention, strict=True)]] if primary else fus
     )
     leaderboard = _leaderboard(ranked_fus, tsk, methods, split_counts, synthetic, display, conv_counts, headline)
-    return Report(
+    rep = Report(
         fusion=fus,
         tasks=tsk,
         tables=tables,
@@ -313,6 +326,10 @@ def build_report(
         display=display,
         sensitivity=_sensitivity(fus, display, primary),
     )
+    from ivifbench.reports.significance import annotate
+
+    annotate(rep, tr)  # intervals, ties with the best, rank stability
+    return rep
 
 
 def _first(s: pd.Series) -> bool | None:
@@ -403,11 +420,13 @@ def _leaderboard(
     conv_notes: set[str] = set()
     kinds: dict[str, str] = {}
     groups: dict[str, str] = {}  # fusion column -> its dataset group (one summary column per group)
+    sources: dict[str, tuple[str, str, str, str, str]] = {}
     labels: dict[str, str] = {}
     group_ds: dict[str, str] = {}
     for (ds, split, conv, metric), g in fus.groupby(["dataset", "split", "convention", "metric"], sort=True):
         group = ds if split_counts.get(ds, 1) == 1 else f"{ds}/{split}"
         name = f"{group} {metric}"
+        sources[name] = ("fusion", ds, split, conv, metric)
         groups[name] = group
         group_ds[group] = ds
         cols[name] = g.set_index("method")["mean"]
@@ -426,6 +445,7 @@ def _leaderboard(
         if tsk.protocol.nunique() > 1:
             name += f" ({proto})"
         cols[name] = g.set_index("method")["mean"]
+        sources[name] = ("task", ds, task, proto, metric)
         dirs[name] = _first(g.higher_is_better)
         kinds[name] = "task"
         protos.add(f"{task}: {proto}")
@@ -509,6 +529,7 @@ def _leaderboard(
         notes=[n for n in notes if n],
         flags=shown_flags,
         full=vals,
+        column_sources={c: sources[c] for c in ranked},
         extra=extra[["rank", "Borda", "Borda (fusion)", "mean rank"]],
         kind="leaderboard",
         decimals={c: (2 if c.endswith("fusion rank") else auto_decimals(shown[c])) for c in shown.columns},

@@ -62,7 +62,8 @@ def test_fixed_decimals_names_order_and_overrides(tmp_path: Path) -> None:
     assert tno.decimals["EN"] == 3 and tno.decimals["SSIM"] == 3 and tno.decimals["PSNR"] == 1
     md = (write_reports(db, tmp_path / "r", formats=["md"])[0]).read_text()
     rows = [x for x in md.splitlines() if x.startswith("| GFF |")]
-    assert rows and all(re.search(r"\| \d+\.\d{3} ± \d+\.\d{3} \|", r) for r in rows)
+    # "mean ± std", then "≈" when not distinguishable from the best, then the 95 % interval
+    assert rows and all(re.search(r"\| \d+\.\d{3} ± \d+\.\d{3}≈? \[\d+\.\d{3}, \d+\.\d{3}\] \|", r) for r in rows)
     psnr = [re.findall(r"\d+\.\d ± \d+\.\d(?!\d)", r) for r in rows]
     assert all(psnr)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -183,3 +184,30 @@ def test_fusion_significance_and_stability_from_tidy_frames() -> None:
     assert st["strong"].low == 1 and st["twin"].high == 2
     ti = task_intervals(seeds).set_index("method")
     assert ti.loc["weak", "ci_low"] < 0.11 < ti.loc["weak", "ci_high"]
+
+
+def test_reports_show_intervals_ties_and_rank_ranges(tmp_path: Path) -> None:
+    from report_stores import BASE, add_scores
+
+    from ivifbench.reports import write_reports
+    from ivifbench.reports.tables import build_report
+
+    db = tmp_path / "results.db"
+    # per index +3 %, 1 % noise: c is best; b shifted up to c's level (a tie); a is 6 % behind (a real difference)
+    add_scores(db, ["a", "b", "c"], "tno", "canonical", ["EN", "SD"], images=12, shift={"b": 0.03 * BASE["EN"]})
+    add_scores(db, ["a", "b", "c"], "msrs", "canonical", ["EN", "SD"], images=12, seed=1)
+    rep = build_report(db)
+    tno = next(t for t in rep.tables if t.dataset == "tno")
+    best = tno.values["EN"].idxmax()
+    assert best in ("b", "c") and ({"b", "c"} - {best}).pop() in {m for m, c in tno.tied if c == "EN"}
+    assert ("a", "EN") not in tno.tied and len(tno.ci) == 3 * 2
+    lo, hi = tno.ci[("a", "EN")]
+    assert lo < tno.values.at["a", "EN"] < hi
+    lb = rep.leaderboard
+    assert lb is not None and set(lb.rank_range) == {"a", "b", "c"} and lb.rank_range["a"] == (3, 3)
+    files = {p.suffix: p.read_text() for p in write_reports(db, tmp_path / "r", formats=["md", "tex", "html"])}
+    md, tex, html = files[".md"], files[".tex"], files[".html"]
+    assert "≈ [" in md and "≈ not distinguishable from the best: two-sided Wilcoxon signed-rank test" in md
+    assert "| 3 (3) | a |" in md and "95 % range of the method's Borda rank" in md
+    assert r"$^{\ast}$" in tex and r"Wilcoxon signed-rank test over images" in tex and r"$\alpha = 0.05$" in tex
+    assert '<span class="ci">[' in html and "≈" in html

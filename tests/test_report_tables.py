@@ -104,7 +104,9 @@ def test_all_formats(tmp_path: Path) -> None:
     md = (tmp_path / "report" / "leaderboard.md").read_text()
     assert "EN ↑" in md and "DIFF ↓" in md
     assert "convention 'canonical'" in md and "protocol 'quick' with overrides epochs=2" in md
-    assert "**7.500 ± 0.000**" in md  # c has the best EN (3 decimals: EN's metadata)
+    assert "**7.500 ± 0.000 [7.500, 7.500]**" in md  # c has the best EN (3 decimals: EN's metadata), its 95 % CI
+    assert "_7.100 ± 0.141 [7.000, 7.200]_" in md and "≈" not in md
+    assert "2 images are too few for the paired test" in md  # the smallest two-sided p over 2 pairs is 0.5
     assert "b†" in md and "trained on this dataset" in md
     assert "Method 'sage' was skipped: weights not configured" in md
     assert "## Failures" in md and "out of memory" in md
