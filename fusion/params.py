@@ -7,7 +7,7 @@ parameters were declared) takes any parameters unchecked.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -33,8 +33,11 @@ def describe(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     rows = []
     for name, field in model.model_fields.items():
         ann = field.annotation
-        type_name = getattr(ann, "__name__", None) if isinstance(ann, type) else None
-        type_name = type_name or str(ann).replace("typing.", "")
+        if get_origin(ann) is Literal:
+            type_name = "|".join(str(a) for a in get_args(ann))
+        else:
+            type_name = getattr(ann, "__name__", None) if isinstance(ann, type) else None
+            type_name = type_name or str(ann).replace("typing.", "")
         limits = [
             f"{sym} {getattr(m, attr)}"
             for m in field.metadata
