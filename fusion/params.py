@@ -59,7 +59,8 @@ def param_problems(method: str, model: type[BaseModel], exc: ValidationError) ->
         if err["type"] == "extra_forbidden":
             out.append(f"method '{method}': unknown parameter '{key}' (accepted: {accepted})")
         else:
-            out.append(f"method '{method}': parameter '{key}' {err['msg']} (got {err.get('input')!r})")
+            msg = err["msg"][:1].lower() + err["msg"][1:]
+            out.append(f"method '{method}': parameter '{key}': {msg} (got {err.get('input')!r})")
     return out
 
 
