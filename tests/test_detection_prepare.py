@@ -243,6 +243,9 @@ def test_weights_must_be_local(m3fd_replica: Path, tmp_path: Path) -> None:
 def test_ultralytics_does_not_change_how_the_process_reads_images(tmp_path: Path) -> None:
     """ultralytics patches PIL.Image.open on import (a bad file → it tries to install pi-heif); we undo that, so a bad
     image after a detection run in the same process is still a plain UnidentifiedImageError."""
+    import subprocess
+    import sys
+
     from PIL import UnidentifiedImageError
 
     from ivifbench.tasks.detection.offline import setup_offline
@@ -252,3 +255,11 @@ def test_ultralytics_does_not_change_how_the_process_reads_images(tmp_path: Path
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(UnidentifiedImageError):
         Image.open(bad)
+    # nor how arrays print (ultralytics sets a "{:11.5g}" NumPy format on import): checked in a fresh interpreter
+    code = (
+        "import numpy as np, torch; a = repr(np.array([0.5, 1.0])); t = repr(torch.tensor([0.123456789]));"
+        "from ivifbench.tasks.detection.offline import setup_offline; setup_offline();"
+        "print(a == repr(np.array([0.5, 1.0])), t == repr(torch.tensor([0.123456789])))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["True", "True"], out.stderr[-2000:]

@@ -23,6 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from ivifbench.errors import IvifError
 
@@ -93,9 +94,13 @@ def setup_offline(config_dir: str | Path | None = None) -> ModuleType:
         os.environ["YOLO_CONFIG_DIR"] = str(root)
         _install_fonts(root / "Ultralytics")  # ultralytics appends "Ultralytics" to YOLO_CONFIG_DIR
 
+    saved = None if "ultralytics" in sys.modules else _global_state()
     import ultralytics
     import ultralytics.nn.tasks as ul_tasks
     from ultralytics import utils as ul_utils
+
+    if saved is not None:
+        _restore_global_state(saved)
 
     ul_tasks.SAFE_LOAD = True  # read at call time; covers an ultralytics imported before this function ran
     _restore_pil_open()
@@ -124,3 +129,26 @@ def _restore_pil_open() -> None:
     original = getattr(patches, "_image_open", None)
     if original is not None and Image.open is not original:
         Image.open = original
+
+
+def _global_state() -> dict[str, Any]:
+    """The process-wide settings ultralytics changes on import (print options, OpenCV's thread count)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    opts = torch._tensor_str.PRINT_OPTS
+    torch_opts = {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+    return {"numpy": np.get_printoptions(), "torch": torch_opts, "cv2_threads": cv2.getNumThreads()}
+
+
+def _restore_global_state(saved: dict[str, Any]) -> None:
+    """Put back what importing ultralytics changed, so a detection run leaves the rest of the process as it was
+    (its ``{:11.5g}`` NumPy float format changed every printed array, e.g. the API's doctests)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    np.set_printoptions(**saved["numpy"])
+    torch.set_printoptions(**saved["torch"])
+    cv2.setNumThreads(saved["cv2_threads"])
