@@ -152,7 +152,14 @@ def _dot_panel(
         ys = [y[m] for m in g.method]
         cs = [colours.get(m, "#333") for m in g.method]
         mean, std = g["mean"].to_numpy(float), g["std"].fillna(0).to_numpy(float)
-        ax.hlines(ys, mean - std, mean + std, colors=cs, linewidth=1.2)  # one call per panel: fast at 10+ methods
+        lo, hi = mean - std, mean + std
+        if "ci_low" in g:  # the 95 % interval of the mean where the report has one
+            lo, hi = (
+                g["ci_low"].fillna(g["mean"] - g["std"].fillna(0)),
+                g["ci_high"].fillna(g["mean"] + g["std"].fillna(0)),
+            )
+            lo, hi = lo.to_numpy(float), hi.to_numpy(float)
+        ax.hlines(ys, lo, hi, colors=cs, linewidth=1.2)  # one call per panel: fast at 10+ methods
         ax.scatter(mean, ys, c=cs, s=22, zorder=3)
         hib = g.higher_is_better.dropna()
         ax.set_title(f"{rep.display.name(metric)}{arrow(bool(hib.iloc[0]) if len(hib) else None)}", fontsize=9)
@@ -177,6 +184,9 @@ def _charts(rep: Report, colours: dict[str, str]) -> list[str]:
             if table is not None:  # the table's metric order (the catalogue's), not alphabetical
                 rank = {c: i for i, c in enumerate(table.values.columns)}
                 g = g.assign(_o=g.metric.map(lambda c, r=rank: r.get(c, len(r)))).sort_values("_o", kind="stable")
+                if table.ci:
+                    ci = [table.ci.get((m, c), (math.nan, math.nan)) for m, c in zip(g.method, g.metric, strict=True)]
+                    g = g.assign(ci_low=[a for a, _ in ci], ci_high=[b for _, b in ci])
             title = f"{rep.display.name(ds)} ({split}), convention {conv}"
             fig = _dot_panel(title, g, methods, colours, rep)
             if fig:
@@ -304,7 +314,8 @@ def render_html(rep: Report, grid_images: int = 3) -> str:
     if charts:
         parts += [
             "<h2>Charts</h2>",
-            '<p class="note">Mean ± std per method; each axis spans that metric\'s values (it does not start at 0), '
+            '<p class="note">Mean per method with its 95 % bootstrap interval over images (tasks: ± std over seeds); '
+            "each axis spans that metric's values (it does not start at 0), "
             "so small differences show.</p>",
             _legend(rep, colours),
             '<div class="charts">',
