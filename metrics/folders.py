@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from ivifbench.errors import InputError
 from ivifbench.imageio import list_images, pair_folders, read_image
+from ivifbench.metrics import engine
 from ivifbench.metrics.engine import compute, resolve_metrics
 
 COLUMNS = ["image", "metric", "convention", "value"]
@@ -55,6 +60,31 @@ def _load(triple: tuple[str, Path, Path, Path]) -> tuple[np.ndarray, np.ndarray,
     return fused, ir, vis
 
 
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file header alone, or None when unreadable (decoding then reports it properly)."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def plan_units(sizes: list[tuple[int, int] | None], batch_size: int, pixels: int) -> list[list[int]]:
+    """Indices grouped into work units: one size per unit, grouped across the whole folder (not only consecutive
+    images), at most ``batch_size`` images and, when ``pixels`` > 0, at most that many pixels per plane (but at least
+    one image: compute() scores a CPU batch in chunks of that size anyway). Largest units first, so that the last unit to finish is a small one."""
+    groups: dict[tuple[int, int] | None, list[int]] = {}
+    for i, size in enumerate(sizes):
+        groups.setdefault(size, []).append(i)
+    units: list[tuple[int, list[int]]] = []
+    for size, idx in groups.items():
+        area = size[0] * size[1] if size else 1
+        per = batch_size if pixels <= 0 else max(1, min(batch_size, pixels // area))
+        units += [(area * len(idx[i : i + per]), idx[i : i + per]) for i in range(0, len(idx), per)]
+    units.sort(key=lambda u: -u[0])  # stable: equal work keeps folder order
+    return [idx for _, idx in units]
+
+
 def score_folders(
     ir_dir: str | Path,
     vis_dir: str | Path,
@@ -72,12 +102,17 @@ def score_folders(
             fused image of the same size (extra fused files are ignored).
         metrics: names, ``"EN,SD"`` or ``None``/``"all"`` (every metric of the convention).
         convention: see :data:`ivifbench.metrics.CONVENTIONS`.
-        batch_size: images scored together (consecutive images of one size and channel layout).
+        batch_size: images of one size scored together (grouped across the whole folder).
         device: where to compute; default CUDA when available, else CPU.
         progress: show a progress bar on stderr.
 
+    On a CPU, ``torch.get_num_threads()`` workers each decode and score one unit (a few images of one size) at a time
+    with single-threaded torch, so one worker's decoding overlaps another's scoring; on a GPU, decoding runs in
+    threads ahead of the scoring. Every value is per image, so neither the grouping nor the thread count changes it.
+
     Returns:
-        Long table with columns ``image, metric, convention, value`` (one row per image and metric).
+        Long table with columns ``image, metric, convention, value`` (one row per image and metric, in the folder's
+        order).
 
     Raises:
         InputError: a file without its partner, a missing fused image, a size mismatch or an unreadable file (the
@@ -88,44 +123,81 @@ def score_folders(
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     triples = _triples(ir_dir, vis_dir, fused_dir)
-    rows: list[tuple[str, str, str, float]] = []
+    on_cpu = dev.type == "cpu"
+    units = plan_units([_header_size(t[1]) for t in triples], batch_size, engine.CPU_CHUNK_PIXELS if on_cpu else 0)
+    values = np.empty((len(triples), len(names)), dtype=np.float64)
 
-    def flush(stems: list[str], batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
-        def stack(k: int) -> torch.Tensor:
-            arr = np.stack([b[k] for b in batch]).transpose(0, 3, 1, 2)
-            return torch.from_numpy(np.ascontiguousarray(arr)).to(dev)
+    def load(unit: list[int]) -> list[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        return [(i, _load(triples[i])) for i in unit]
 
-        values = compute(stack(0), stack(1), stack(2), names, convention)
-        host = {n: v.detach().cpu().tolist() for n, v in values.items()}
-        for i, stem in enumerate(stems):
-            rows.extend((stem, n, convention, float(host[n][i])) for n in names)
+    def score(loaded: list[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> int:
+        # the header size groups the unit; the decoded channel layout (grey, RGB, grey stored as RGB) splits it further
+        by_layout: dict[tuple[tuple[int, ...], ...], list[int]] = {}
+        for k, (_, item) in enumerate(loaded):
+            by_layout.setdefault(tuple(a.shape for a in item), []).append(k)
+        for ks in by_layout.values():
 
-    bar = None
-    if progress:
-        from rich.console import Console
-        from rich.progress import Progress
+            def stack(j: int, ks: list[int] = ks) -> torch.Tensor:
+                arr = np.stack([loaded[k][1][j] for k in ks]).transpose(0, 3, 1, 2)
+                return torch.from_numpy(np.ascontiguousarray(arr)).to(dev)
 
-        bar = Progress(console=Console(stderr=True), transient=True)
-        task = bar.add_task(f"scoring ({convention})", total=len(triples))
-        bar.start()
+            got = compute(stack(0), stack(1), stack(2), names, convention)
+            block = torch.stack([got[n] for n in names], dim=1).detach().cpu().numpy()
+            values[[loaded[k][0] for k in ks]] = block
+        return len(loaded)
+
+    bar, advance = _progress(progress, convention, len(triples))
     try:
-        stems: list[str] = []
-        batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for triple in triples:
-            item = _load(triple)
-            key = tuple(a.shape for a in item)
-            if batch and (len(batch) >= batch_size or tuple(a.shape for a in batch[0]) != key):
-                flush(stems, batch)
-                if bar is not None:
-                    bar.advance(task, len(batch))
-                stems, batch = [], []
-            stems.append(triple[0])
-            batch.append(item)
-        if batch:
-            flush(stems, batch)
-            if bar is not None:
-                bar.advance(task, len(batch))
+        if on_cpu:
+            workers = min(torch.get_num_threads(), len(units))
+            if workers <= 1:
+                for unit in units:
+                    advance(score(load(unit)))
+            else:
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)  # one intra-op thread per worker; n workers × n threads would oversubscribe
+                try:
+                    with ThreadPoolExecutor(workers, thread_name_prefix="ivifbench-score") as pool:
+                        futures = [pool.submit(lambda u: score(load(u)), unit) for unit in units]
+                        try:
+                            for fut in as_completed(futures):
+                                advance(fut.result())
+                        except BaseException:
+                            for fut in futures:
+                                fut.cancel()
+                            raise
+                finally:
+                    torch.set_num_threads(threads)
+        else:  # decode ahead in threads while the device scores
+            with ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="ivifbench-decode") as pool:
+                pending = [pool.submit(load, unit) for unit in units[:2]]
+                for k in range(len(units)):
+                    if k + 2 < len(units):
+                        pending.append(pool.submit(load, units[k + 2]))
+                    advance(score(pending[k].result()))
     finally:
         if bar is not None:
             bar.stop()
-    return pd.DataFrame(rows, columns=COLUMNS)
+    stems = np.array([t[0] for t in triples], dtype=object)
+    return pd.DataFrame(
+        {
+            "image": np.repeat(stems, len(names)),
+            "metric": np.tile(np.array(names, dtype=object), len(triples)),
+            "convention": convention,
+            "value": values.reshape(-1),
+        },
+        columns=COLUMNS,
+    )
+
+
+def _progress(show: bool, convention: str, total: int) -> tuple[object | None, Callable[[int], None]]:
+    """A rich progress bar on stderr (started) and its advance function; (None, no-op) when not shown."""
+    if not show:
+        return None, lambda n: None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task(f"scoring ({convention})", total=total)
+    bar.start()
+    return bar, lambda n: bar.advance(task, n)

@@ -8,6 +8,19 @@ run, on the same images; prints per-image medians, the ratio, and the largest di
                                             [--per-metric]
 
 Images: the MSRS test triples in ../shared/data (DRMF's fused images) when present, else seeded synthetic images.
+
+The "real folder" case measures what a user meets: ``ivifbench score --convention cddfuse`` as a whole process on a
+folder of real, mixed-size triples (TNO: 17 sizes from 256×256 to 768×576), against the reference evaluator run the way
+its ``test_IVF.py`` runs it (per image: ``image_read_cv2(..., 'GRAY')`` then the eight metrics), on the same files in
+the same run. Each side runs as a whole process on N images and on 1 image; (T_N − T_1)/(N − 1) is the marginal time
+per image, start-up excluded. Wall and CPU (user+sys of the process and its threads) are both reported::
+
+    python benchmarks/perf/bench_metrics.py --real-folder [--images 20] [--runs 3] [--evaluator PATH/Evaluator.py]
+        [--ir DIR --vis DIR --fused DIR]
+
+``--evaluator`` names a copy of CDDFuse's ``utils/Evaluator.py`` (MMIF-CDDFuse; it needs OpenCV, scikit-learn and
+scikit-image; it is not part of this repository). Without it the naive per-image baseline above stands in for it, and
+the output says so.
 """
 
 from __future__ import annotations
@@ -156,6 +169,138 @@ def load_triples(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     return f, a, b, source
 
 
+# ---------------------------------------------------------------- real folder, whole processes
+_REFERENCE_RUNNER = """
+import importlib.util, sys, time
+from pathlib import Path
+import numpy as np
+ir_dir, vi_dir, fu_dir, evaluator = (Path(a) for a in sys.argv[1:5])
+if evaluator.name:
+    spec = importlib.util.spec_from_file_location("Evaluator", evaluator)
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    E, read = mod.Evaluator, mod.image_read_cv2
+    def eight(fi, ir, vi):
+        return [E.EN(fi), E.SD(fi), E.SF(fi), E.MI(fi, ir, vi), E.SCD(fi, ir, vi), E.VIFF(fi, ir, vi),
+                E.Qabf(fi, ir, vi), E.SSIM(fi, ir, vi)]
+else:  # the naive numpy/scipy baseline of bench_metrics.py, reading grey the same way (OpenCV's BGR2GRAY, rounded)
+    sys.path.insert(0, sys.argv[5])
+    import cv2
+    from bench_metrics import naive_eight
+    def read(path, mode):
+        return np.round(cv2.cvtColor(cv2.imread(str(path)).astype("float32"), cv2.COLOR_BGR2GRAY)).astype(np.float64)
+    def eight(fi, ir, vi):
+        return list(naive_eight(fi, ir, vi).values())
+total = np.zeros(8)
+for p in sorted(ir_dir.iterdir()):
+    ir, vi = read(str(p), "GRAY"), read(str(vi_dir / p.name), "GRAY")
+    fi = read(str(next(fu_dir.glob(p.stem + ".*"))), "GRAY")
+    total += np.array(eight(fi, ir, vi))
+print(" ".join(f"{v / len(list(ir_dir.iterdir())):.4f}" for v in total))
+"""
+
+
+def _whole_process(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds and CPU seconds (user+sys, all threads) of one whole process, and its stdout."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out.stdout
+
+
+def _subset(ir: Path, vis: Path, fused: Path, n: int, root: Path) -> tuple[Path, Path, Path]:
+    """Folders of symlinks to the first ``n`` triples (by IR file name)."""
+    dirs = tuple(root / f"n{n}" / k for k in ("ir", "vi", "fused"))
+    for d in dirs:
+        d.mkdir(parents=True)
+    fused_by_stem = {p.stem: p for p in fused.iterdir()}
+    for p in sorted(ir.iterdir())[:n]:
+        (dirs[0] / p.name).symlink_to(p.resolve())
+        (dirs[1] / p.name).symlink_to((vis / p.name).resolve())
+        f = fused_by_stem[p.stem]
+        (dirs[2] / f.name).symlink_to(f.resolve())
+    return dirs
+
+
+def real_folder(args: argparse.Namespace) -> None:
+    import shutil
+    import sys
+    import tempfile
+
+    from PIL import Image
+
+    ir, vis, fused = Path(args.ir), Path(args.vis), Path(args.fused)
+    if not fused.is_dir():
+        raise SystemExit(f"{fused} not found: name a folder of fused images with --ir/--vis/--fused")
+    n = min(args.images, len(list(ir.iterdir())))
+    sizes = {Image.open(p).size for p in sorted(ir.iterdir())[:n]}
+    evaluator = Path(args.evaluator) if args.evaluator else Path("")
+    baseline = f"the reference evaluator ({evaluator})" if args.evaluator else "the naive baseline (no --evaluator)"
+    cli = [sys.executable, "-m", "ivifbench.cli"]
+    print(
+        f"real folder: {fused}, {n} triples, {len(sizes)} sizes; ivifbench score --convention cddfuse ({', '.join(EIGHT)})"
+    )
+    print(f"against {baseline}; whole processes, N={n} and N=1, {args.runs} runs each, interleaved")
+    root = Path(tempfile.mkdtemp(prefix="ivifbench-bench-"))
+    try:
+        folders = {k: _subset(ir, vis, fused, k, root) for k in (n, 1)}
+        times: dict[tuple[str, int], list[tuple[float, float]]] = {}
+        for _ in range(args.runs):
+            for k in (n, 1):
+                a, b, c = folders[k]
+                ours = [
+                    *cli,
+                    "score",
+                    "--ir",
+                    str(a),
+                    "--vis",
+                    str(b),
+                    "--fused",
+                    str(c),
+                    "--convention",
+                    "cddfuse",
+                    "--metrics",
+                    ",".join(EIGHT),
+                    "--out",
+                    str(root / f"n{k}.csv"),
+                ]
+                ref = [
+                    sys.executable,
+                    "-c",
+                    _REFERENCE_RUNNER,
+                    str(a),
+                    str(b),
+                    str(c),
+                    str(evaluator),
+                    str(Path(__file__).parent),
+                ]
+                for side, cmd in (("ivifbench", ours), ("reference", ref)):
+                    wall, cpu, _ = _whole_process(cmd)
+                    times.setdefault((side, k), []).append((wall, cpu))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    def marginal(side: str, which: int) -> float:
+        big = statistics.median(t[which] for t in times[(side, n)])
+        one = statistics.median(t[which] for t in times[(side, 1)])
+        return (big - one) / (n - 1)
+
+    for which, label in ((0, "wall"), (1, "CPU ")):
+        ours_m, ref_m = marginal("ivifbench", which), marginal("reference", which)
+        one = statistics.median(t[which] for t in times[("ivifbench", 1)])
+        print(
+            f"{label}: ivifbench {ours_m * 1000:.0f} ms/image (1-image process {one:.2f} s), "
+            f"reference {ref_m * 1000:.0f} ms/image -> {ref_m / ours_m:.1f}x"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
@@ -165,7 +310,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--per-metric", action="store_true", help="also time each metric alone (batched, median)")
+    ap.add_argument("--real-folder", action="store_true", help="whole-process CLI case on a real mixed-size folder")
+    ap.add_argument("--images", type=int, default=20, help="real folder: triples scored (N)")
+    ap.add_argument("--evaluator", default="", help="real folder: path to CDDFuse's utils/Evaluator.py")
+    ap.add_argument("--ir", default=str(SHARED / "tno/ir"))
+    ap.add_argument("--vis", default=str(SHARED / "tno/vi"))
+    ap.add_argument("--fused", default=str(SHARED / "fused/IFCNN/tno"))
     args = ap.parse_args()
+    if args.real_folder:
+        real_folder(args)
+        return
 
     import torch
 
