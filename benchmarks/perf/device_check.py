@@ -166,7 +166,7 @@ def section_detection(device: str, dry: bool, work: Path, sage_weights: str) -> 
 def section_segmentation(device: str, dry: bool, work: Path, sage_weights: str) -> dict[str, Any]:
     import torch
 
-    from ivifbench.tasks.segmentation.model import build_mit_backbone
+    from ivifbench.networks.segformer import build_mit_backbone
 
     weights = work / "mit_b3_random.pth"
     if not weights.exists():
@@ -180,7 +180,7 @@ def section_segmentation(device: str, dry: bool, work: Path, sage_weights: str) 
 def section_sod(device: str, dry: bool, work: Path, sage_weights: str) -> dict[str, Any]:
     import torch
 
-    from ivifbench.tasks.segmentation.model import build_mit_backbone
+    from ivifbench.networks.segformer import build_mit_backbone
 
     weights = work / "mit_b2_random.pth"
     if not weights.exists():
