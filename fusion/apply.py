@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,9 @@ from ivifbench.progress import track
 
 if TYPE_CHECKING:  # FusionMethod.produce calls in here
     from ivifbench.fusion.base import FusionMethod
+
+
+_PENDING_WRITES = 4
 
 
 @dataclass
@@ -48,6 +52,8 @@ def fuse_pairs(
     start = time.perf_counter()
     todo = [p for p in pairs if not (skip_existing and (out_dir / f"{p[0]}.png").is_file())]
     batch: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+    writer = ThreadPoolExecutor(1, thread_name_prefix="ivifbench-png")
+    writes: list[tuple[str, Future[Path]]] = []
 
     def flush() -> None:
         if not batch:
@@ -59,9 +65,12 @@ def fuse_pairs(
             reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, IvifError) else str(exc)
             report.failed.update(dict.fromkeys(ids, reason))
         else:
-            for pid, img in zip(ids, fused.permute(0, 2, 3, 1).float().cpu().numpy(), strict=True):
-                write_png(out_dir / f"{pid}.png", img)
-                report.written.append(pid)
+            images = fused.permute(0, 2, 3, 1).float().cpu().numpy()
+            for pid, img in zip(ids, images, strict=True):
+                # PNG encoding (zlib, GIL released) overlaps the next batch's reading and fusing
+                writes.append((pid, writer.submit(write_png, out_dir / f"{pid}.png", img)))
+                if len(writes) > _PENDING_WRITES:  # bounded: fused images wait in memory for the writer
+                    wait([writes[-_PENDING_WRITES - 1][1]])
         batch.clear()
 
     for pid, ir_path, vis_path in track(todo, len(todo), f"fuse {method.info.name}", enabled=progress):
@@ -76,5 +85,13 @@ def fuse_pairs(
             flush()
         batch.append((pid, t_ir, t_vis))
     flush()
+    writer.shutdown(wait=True)
+    for pid, fut in writes:
+        try:
+            fut.result()
+        except (OSError, ValueError) as exc:  # a full disk or an unwritable file fails that pair, not the pass
+            report.failed[pid] = f"cannot write {out_dir / f'{pid}.png'}: {exc}"
+        else:
+            report.written.append(pid)
     report.seconds = time.perf_counter() - start
     return report
