@@ -6,11 +6,15 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 from ivifbench.errors import InputError
 from ivifbench.imageio import list_images, pair_folders, read_image
@@ -190,7 +194,7 @@ def score_folders(
     )
 
 
-def _progress(show: bool, convention: str, total: int) -> tuple[object | None, Callable[[int], None]]:
+def _progress(show: bool, convention: str, total: int) -> tuple[Progress | None, Callable[[int], None]]:
     """A rich progress bar on stderr (started) and its advance function; (None, no-op) when not shown."""
     if not show:
         return None, lambda n: None

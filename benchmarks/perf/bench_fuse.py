@@ -75,7 +75,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ivifbench-bench-fuse-"))
     try:
         ir, vis = tmp / "ir", tmp / "vis"
-        ir.mkdir(), vis.mkdir()
+        ir.mkdir()
+        vis.mkdir()
         for p in sorted((root / "Ir").glob("*.png"))[: args.pairs]:
             (ir / p.name).symlink_to(p.resolve())
             (vis / p.name).symlink_to((root / "Vis" / p.name).resolve())

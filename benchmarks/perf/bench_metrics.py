@@ -217,7 +217,7 @@ def _whole_process(cmd: list[str]) -> tuple[float, float, str]:
 
 def _subset(ir: Path, vis: Path, fused: Path, n: int, root: Path) -> tuple[Path, Path, Path]:
     """Folders of symlinks to the first ``n`` triples (by IR file name)."""
-    dirs = tuple(root / f"n{n}" / k for k in ("ir", "vi", "fused"))
+    dirs = (root / f"n{n}" / "ir", root / f"n{n}" / "vi", root / f"n{n}" / "fused")
     for d in dirs:
         d.mkdir(parents=True)
     fused_by_stem = {p.stem: p for p in fused.iterdir()}
