@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ivifbench.datasets.base import CheckReport, Pair
-from ivifbench.datasets.common import FolderPairReader, SplitDirs
+from ivifbench.datasets.folder_pairs import FolderPairReader, SplitDirs
 from ivifbench.datasets.synth import Preset, Scene
 from ivifbench.errors import InputError
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from ivifbench.datasets.common import FolderPairReader, Scan, SplitDirs, list_by_stem
+from ivifbench.datasets.folder_pairs import FolderPairReader, Scan, SplitDirs, list_by_stem
 from ivifbench.datasets.synth import Preset, Scene
 from ivifbench.errors import InputError
 

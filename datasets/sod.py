@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ivifbench.datasets.common import FolderPairReader, SplitDirs
+from ivifbench.datasets.folder_pairs import FolderPairReader, SplitDirs
 from ivifbench.datasets.synth import Preset, Scene
 
 _SOD_PRESET = Preset({1: "blob"}, salient=True, night=0.25)
