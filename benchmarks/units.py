@@ -226,7 +226,7 @@ def run_task(unit: TaskUnit) -> dict[str, Any]:
     want: dict[Path, Path] = {}
     for split, pairs in unit.pairs.items():
         for pid, *_ in pairs:
-            src = fused_dirs[split] / f"{pid}.png"
+            src = FusedSet(fused_dirs[split]).path(pid)
             if not src.is_file():
                 raise IvifError(f"{src}: fused image missing; rerun the fuse unit")
             want[merged.path(pid, split)] = src.resolve()
