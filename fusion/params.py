@@ -36,8 +36,8 @@ def describe(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
         if get_origin(ann) is Literal:
             type_name = "|".join(str(a) for a in get_args(ann))
         else:
-            type_name = getattr(ann, "__name__", None) if isinstance(ann, type) else None
-            type_name = type_name or str(ann).replace("typing.", "")
+            named = getattr(ann, "__name__", None) if isinstance(ann, type) else None
+            type_name = str(named or ann).replace("typing.", "")
         limits = [
             f"{sym} {getattr(m, attr)}"
             for m in field.metadata
