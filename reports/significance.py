@@ -204,9 +204,10 @@ def annotate(
     stab = leaderboard_stability(list(lb.values.index), cols, images, seeds, n_resamples=n_resamples, seed=seed)
     lb.rank_range = {m: (r.low, r.high) for m, r in stab.items()}
     if lb.rank_range:
+        seeds_text = " and of each task's seeds" if any(c.kind == "task" for c in cols) else ""
         lb.notes.append(
             f"Rank (a–b): the 95 % range of the method's Borda rank over {n_resamples} bootstrap resamples of the "
-            f"images (per dataset, shared by its metrics and methods) and of the seeds (seed {seed})."
+            f"images (per dataset, shared by its metrics and methods){seeds_text} (seed {seed})."
         )
 
 
