@@ -35,9 +35,18 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:1 … (default: the suite's, auto)."),
         no_report: bool = typer.Option(False, "--no-report", help="Do not write the report at the end."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+        timeout: str = typer.Option(
+            None,
+            "--timeout",
+            help="Seconds a unit may run before it is killed and recorded failed: N for every kind, or "
+            "fuse=N,score=N,task=N (0: no limit). Default: the suite's timeouts:, else fuse/score 2 h, task 48 h.",
+        ),
+        wait: bool = typer.Option(
+            False, "--wait", help="If another run writes into --out, wait for it to finish instead of exiting."
+        ),
     ) -> None:
         """Run a benchmark suite: fuse, score, train+evaluate downstream tasks; resumable; writes a leaderboard."""
-        from ivifbench.benchmarks.runner import run_suite, summary_text
+        from ivifbench.benchmarks.runner import RunInterrupted, parse_timeouts, run_suite, summary_text
         from ivifbench.benchmarks.suite import load_suite, resolve_suite_path
         from ivifbench.errors import IvifError
 
@@ -53,23 +62,30 @@ def register(app: typer.Typer) -> None:
                 device = "cuda"  # the driver may have no GPU; the jobs do
         elif partition or gpus_per_unit:
             raise IvifError("--partition and --gpus-per-unit go with --executor slurm")
+        limits = parse_timeouts(timeout)
         ref = suite or "quick"
         path = resolve_suite_path(ref)
         s = load_suite(path)
         typer.echo(f"suite '{s.name}' v{s.version} ({path}) → {out.resolve()}", err=True)
-        summary = run_suite(
-            s,
-            out,
-            workers=workers,
-            executor=executor,
-            address=address,
-            executor_options=options,
-            overwrite=overwrite,  # type: ignore[arg-type]
-            device=device,
-            progress=not quiet,
-            report=not no_report,
-            suite_source=str(path),
-        )
+        try:
+            summary = run_suite(
+                s,
+                out,
+                workers=workers,
+                executor=executor,
+                address=address,
+                executor_options=options,
+                overwrite=overwrite,  # type: ignore[arg-type]
+                device=device,
+                progress=not quiet,
+                report=not no_report,
+                suite_source=str(path),
+                timeouts=limits,
+                wait=wait,
+            )
+        except RunInterrupted as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(exc.exit_code) from None
         typer.echo(summary_text(summary))
         if summary.exit_code:
             raise typer.Exit(summary.exit_code)

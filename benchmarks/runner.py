@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ class RunSummary:
     report_seconds: float = 0.0
     skipped_methods: dict[str, str] = field(default_factory=dict)
     reports: list[Path] = field(default_factory=list)
+    abandoned: int = 0  # units in flight when the run was interrupted
     report_error: str | None = None  # why the report could not be written (the results are in the store)
 
     @property
@@ -159,8 +162,17 @@ def run_suite(
     report: bool = True,
     suite_source: str = "",
     log: Any = None,
+    timeouts: dict[str, float] | None = None,
+    wait: bool = False,
 ) -> RunSummary:
-    """Run a suite into ``out`` (``results.db``, ``fused/``, ``tasks/``, ``report/``) and return what happened."""
+    """Run a suite into ``out`` (``results.db``, ``fused/``, ``tasks/``, ``report/``) and return what happened.
+
+    One run writes an output folder at a time (a second one raises, or waits with ``wait=True``). SIGINT and SIGTERM
+    stop it cleanly: workers are terminated, the run record says 'interrupted' and :class:`RunInterrupted` is raised.
+    ``timeouts`` (seconds per unit kind, over the suite's ``timeouts:`` and :data:`DEFAULT_TIMEOUTS`) bound each unit.
+    """
+    from ivifbench.benchmarks.lock import OutputLock
+
     t0 = time.time()
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_suite_outputs(suite, Path(out).resolve())
@@ -169,7 +181,37 @@ def run_suite(
         raise SuiteError(f"suite '{suite.name}' has {len(errors)} problem(s): " + "; ".join(errors))
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out, wait=wait, say=say):
+        return _run_locked(
+            suite, out, t0, say, notes, workers=workers, executor=executor, address=address,
+            executor_options=executor_options, overwrite=overwrite, device=device, progress=progress, report=report,
+            suite_source=suite_source, timeouts=timeouts,
+        )  # fmt: skip
+
+
+def _run_locked(
+    suite: Suite,
+    out: Path,
+    t0: float,
+    say: Any,
+    notes: list[str],
+    *,
+    workers: int | None,
+    executor: str,
+    address: str | None,
+    executor_options: dict[str, Any] | None,
+    overwrite: Overwrite,
+    device: str | None,
+    progress: bool,
+    report: bool,
+    suite_source: str,
+    timeouts: dict[str, float] | None,
+) -> RunSummary:
     store = ResultsStore(out / "results.db")
+    store.check_integrity()
+    for rid in store.mark_abandoned_runs():
+        say(f"note: run {rid} ended without closing its record (its driver was killed); marked abandoned")
+    limits = {**DEFAULT_TIMEOUTS, **(getattr(suite, "timeouts", None) or {}), **(timeouts or {})}
     plan = make_plan(suite, out, device=device)
     dev = next((u.device for u in plan.units), device or "cpu")
     todo, cached = select_units(plan, store, overwrite)
@@ -217,18 +259,23 @@ def run_suite(
     stage_first: dict[str, float] = {}
     stage_last: dict[str, float] = {}
     status = "finished"
+    interrupted: RunInterrupted | None = None
+    sig = _Signals()
     try:
         if executor == "slurm":  # job logs beside the results unless told otherwise
             executor_options = {"folder": out / "work" / "slurm", **(executor_options or {})}
-        _execute(
-            plan, todo, cached, store, run_id, summary, workers, executor, address, progress, stage_first, stage_last,
-            executor_options,
-        )  # fmt: skip
+        with sig:
+            _execute(
+                plan, todo, cached, store, run_id, summary, workers, executor, address, progress, stage_first,
+                stage_last, executor_options, limits,
+            )  # fmt: skip
     except KeyboardInterrupt:
         status = "interrupted"
-        raise
+        report = False  # stop promptly; `ivifbench report` or the same command writes it
+        interrupted = RunInterrupted(int(sig.signum), summary.ok + summary.failed, summary.abandoned)
     finally:
-        summary.stage_seconds = {s: round(stage_last[s] - stage_first[s], 3) for s in stage_first}
+        now = time.time()
+        summary.stage_seconds = {s: round(stage_last.get(s, now) - stage_first[s], 3) for s in stage_first}
         manifest["timings"] = {
             "plan_seconds": round(summary.plan_seconds, 3),
             "stage_wall_seconds": summary.stage_seconds,
@@ -262,7 +309,70 @@ def run_suite(
             manifest["timings"]["total_seconds"] = round(summary.seconds, 3)
             store.finish_run(run_id, status=final, manifest=manifest, **counts)
         store.close()
+    if interrupted is not None:
+        raise interrupted
     return summary
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM: its record says 'interrupted'; the same command resumes it."""
+
+    def __init__(self, signum: int, done: int, abandoned: int) -> None:
+        super().__init__(signum)
+        self.signum, self.done, self.abandoned = signum, done, abandoned
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        return f"interrupted: {self.done} units done, {self.abandoned} in flight abandoned; the same command resumes"
+
+
+DEFAULT_TIMEOUTS = {"fuse": 2 * 3600.0, "score": 2 * 3600.0, "task": 48 * 3600.0}
+"""Seconds a unit may run before it is killed and recorded failed (suite ``timeouts:``, ``run --timeout``)."""
+
+
+def parse_timeouts(text: str | None) -> dict[str, float]:
+    """``"600"`` (every kind) or ``"fuse=600,task=7200"`` → per-kind seconds (0 = no limit)."""
+    if not text:
+        return {}
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        kind, _, value = part.strip().rpartition("=")
+        kinds = [kind] if kind else list(DEFAULT_TIMEOUTS)
+        if kind and kind not in DEFAULT_TIMEOUTS:
+            raise IvifError(f"--timeout {text}: unknown unit kind '{kind}' (kinds: {', '.join(DEFAULT_TIMEOUTS)})")
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise IvifError(f"--timeout {text}: '{value}' is not a number of seconds") from None
+        if not seconds >= 0 or seconds == float("inf"):
+            raise IvifError(f"--timeout {text}: seconds must be a finite number ≥ 0 (0: no limit)")
+        out.update(dict.fromkeys(kinds, seconds))
+    return out
+
+
+class _Signals:
+    """SIGTERM raises like SIGINT while the driver runs units (main thread only); both become RunInterrupted."""
+
+    def __init__(self) -> None:
+        self.signum = signal.SIGINT
+        self._old: Any = None
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+
+            def on_term(signum: int, frame: Any) -> None:
+                self.signum = signum
+                raise KeyboardInterrupt
+
+            self._old = signal.signal(signal.SIGTERM, on_term)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 def check_suite_outputs(suite: Suite, out: Path) -> None:
@@ -312,6 +422,7 @@ def _execute(
     stage_first: dict[str, float],
     stage_last: dict[str, float],
     executor_options: dict[str, Any] | None = None,
+    timeouts: dict[str, float] | None = None,
 ) -> None:
     from ivifbench.benchmarks.executors import make_executor
 
@@ -377,7 +488,8 @@ def _execute(
                     pending.remove(u)
                     stage_first.setdefault(u.kind, time.time())
                     bars.started(u.kind)
-                    ex.submit(u.to_dict())
+                    limit = (timeouts or {}).get(u.kind) or None
+                    ex.submit({**u.to_dict(), "timeout": limit})
                     in_flight.add(u.key)
                     progressed = True
             if not in_flight:
@@ -389,9 +501,33 @@ def _execute(
             for key, rec in ex.wait(timeout=1.0):
                 in_flight.discard(key)
                 record(key, rec)
-    finally:
-        ex.close()
+    except BaseException:
+        # interrupted (or a driver error): terminate the workers, drop what they were doing, keep what was committed
+        summary.abandoned = len(in_flight)
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None  # a 2nd Ctrl-C waits
+        try:
+            _close(ex, abandon=True)
+            bars.close()
+        finally:
+            if old_int is not None:
+                signal.signal(signal.SIGINT, old_int)
+        raise
+    else:
+        _close(ex, abandon=False)
         bars.close()
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _close(ex: Any, *, abandon: bool) -> None:
+    import inspect
+
+    if "abandon" in inspect.signature(ex.close).parameters:
+        ex.close(abandon=abandon)
+    else:
+        ex.close()
 
 
 def summary_text(summary: RunSummary) -> str:

@@ -159,6 +159,16 @@ class Suite(_Model):
     tasks: list[TaskSpec] = Field(default_factory=list)
     report: ReportSpec = Field(default_factory=ReportSpec)
     device: str = "auto"
+    # seconds a unit of each kind may run before it is killed and recorded failed (0: no limit); run --timeout wins
+    timeouts: dict[Literal["fuse", "score", "task"], float] = Field(default_factory=dict)
+
+    @field_validator("timeouts")
+    @classmethod
+    def _timeouts_ok(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [f"{k}: {x}" for k, x in v.items() if not 0 <= x < float("inf")]
+        if bad:
+            raise ValueError(f"timeouts must be finite seconds ≥ 0 (0: no limit); got {', '.join(bad)}")
+        return v
 
     @field_validator("methods", mode="before")
     @classmethod

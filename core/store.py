@@ -141,9 +141,10 @@ class ResultsStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             if readonly:
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=timeout)
+                self._db = self._connect_readonly(timeout)
             else:
                 self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+                self._refuse_foreign()
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._db.execute("PRAGMA foreign_keys = ON")
             if not readonly:
@@ -153,7 +154,59 @@ class ResultsStore:
             else:
                 self._check_version()
         except sqlite3.DatabaseError as exc:
+            msg = str(exc)
+            if "malformed" in msg or "not a database" in msg:
+                raise StoreError(self._damaged_hint(msg)) from exc
+            if "readonly" in msg or "read-only" in msg:
+                raise StoreError(
+                    f"{self.path}: cannot write the results store ({msg}); choose an --out folder you can write"
+                ) from exc
+            if "disk is full" in msg or "disk I/O" in msg:
+                raise StoreError(f"{self.path}: {msg}; free some space and rerun the same command") from exc
             raise StoreError(f"{self.path}: not a readable ivifbench results store ({exc})") from exc
+
+    def _connect_readonly(self, timeout: float) -> sqlite3.Connection:
+        """Read-only; on read-only media (no -shm/-wal can be made beside a WAL store) as an immutable file."""
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=timeout)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            return sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, timeout=timeout)
+
+    def _refuse_foreign(self) -> None:
+        """An SQLite file with tables but no ivifbench ``meta`` is someone else's: never create our tables in it."""
+        names = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        if names and "meta" not in names:
+            self._db.close()
+            shown = ", ".join(sorted(names)[:3]) + (" …" if len(names) > 3 else "")
+            raise StoreError(
+                f"{self.path} is an SQLite database but not an ivifbench results store (tables: {shown}); "
+                "choose another --out folder or move that file away"
+            )
+
+    def _damaged_hint(self, why: str) -> str:
+        return (
+            f"{self.path}: the results store is damaged ({why}); move it aside (e.g. to results.db.damaged) and rerun "
+            "the same command to recompute, or salvage it with `sqlite3 results.db .recover`"
+        )
+
+    def check_integrity(self) -> None:
+        """Raise :class:`StoreError` with a recovery hint when SQLite's quick check finds damage."""
+        try:
+            rows = self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._damaged_hint(str(exc))) from exc
+        if [r[0] for r in rows] != ["ok"]:
+            raise StoreError(self._damaged_hint(str(rows[0][0])[:200]))
+
+    def mark_abandoned_runs(self) -> list[str]:
+        """Runs still 'running' while this process holds the output lock lost their driver (killed): say so."""
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
+            db.execute("UPDATE runs SET status = 'abandoned (its driver died)' WHERE status = 'running'")
+        return ids
 
     # -- schema -------------------------------------------------------------------------------------------------------
     def _init_schema(self) -> None:

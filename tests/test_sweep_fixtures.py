@@ -78,6 +78,7 @@ class FakeTask(Task):
         seed: int = 0,
         **overrides: Any,
     ) -> TaskResult:
+        gate("task")
         delay = float(overrides.get("delay", 0))
         if delay:
             time.sleep(delay)
@@ -92,6 +93,23 @@ class FakeTask(Task):
         )  # fmt: skip
         res.write_json(Path(out) / "metrics.json")
         return res
+
+
+def gate(stage: str) -> None:
+    """Block for ever at ``stage`` ('fuse' or 'task') when ``IVIFBENCH_TEST_GATE`` is ``stage:MARKER``, after writing
+    this process's pid to MARKER: a test then knows a unit of that stage is in flight, without timing assumptions."""
+    spec = os.environ.get("IVIFBENCH_TEST_GATE", "")
+    where, _, marker = spec.partition(":")
+    if where == stage and marker:
+        Path(marker).write_text(str(os.getpid()))
+        while True:
+            time.sleep(0.2)
+
+
+def gated_fuse(ir: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean fusion that blocks while the 'fuse' gate is set (see :func:`gate`)."""
+    gate("fuse")
+    return 0.5 * (ir + y)
 
 
 def slow_fuse(ir: torch.Tensor, y: torch.Tensor, delay: float = 0.0) -> torch.Tensor:
