@@ -357,7 +357,7 @@ class _Signals:
     """SIGTERM raises like SIGINT while the driver runs units (main thread only); both become RunInterrupted."""
 
     def __init__(self) -> None:
-        self.signum = signal.SIGINT
+        self.signum: int = int(signal.SIGINT)
         self._old: Any = None
 
     def __enter__(self) -> _Signals:
