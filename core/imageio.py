@@ -70,12 +70,21 @@ def read_image(path: str | Path, role: Role = "any") -> LoadedImage:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    limit = max_pixels()
     try:
         with Image.open(path) as img:
+            w, h = img.size
+            if limit and w * h > limit:  # checked before decoding: a decompression bomb costs nothing
+                raise InputError(
+                    f"{path}: {w}×{h} is {w * h / 1e6:.0f} megapixels, over the {limit / 1e6:.0f}-megapixel limit; "
+                    "downscale it, or raise the limit with IVIFBENCH_MAX_PIXELS"
+                )
             img.load()
             arr, depth = _to_array(img, path)
     except InputError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: refused as a decompression bomb ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: unreadable or truncated image ({exc}); re-export or remove it") from exc
     if arr.ndim == 2:
@@ -88,6 +97,25 @@ def read_image(path: str | Path, role: Role = "any") -> LoadedImage:
     if min(arr.shape[:2]) < 1:
         raise InputError(f"{path}: empty image")
     return LoadedImage(np.ascontiguousarray(arr, dtype=np.float32), path, depth, channels)
+
+
+DEFAULT_MAX_PIXELS = 100_000_000  # per image; 100 MP of float32 RGB is 1.2 GB before any method runs
+
+
+def max_pixels() -> int:
+    """The per-image pixel limit: ``IVIFBENCH_MAX_PIXELS`` (0: none), else :data:`DEFAULT_MAX_PIXELS`."""
+    import os
+
+    raw = os.environ.get("IVIFBENCH_MAX_PIXELS", "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise InputError(f"IVIFBENCH_MAX_PIXELS={raw!r}: give a whole number of pixels (0: no limit)") from None
+    if value < 0:
+        raise InputError(f"IVIFBENCH_MAX_PIXELS={raw!r}: give a whole number of pixels ≥ 0 (0: no limit)")
+    return value
 
 
 def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:

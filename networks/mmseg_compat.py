@@ -251,12 +251,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     allow_mmengine_checkpoint_globals()
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except pickle.UnpicklingError:  # torch's own text advises weights_only=False: never pass that on
         raise InputError(
-            f"{path}: refused under weights-only loading ({first}); only mmengine/PyTorch checkpoints of "
-            "tensors, numbers and mmengine's HistoryBuffer are accepted"
-        ) from exc
+            f"{path}: not a plain weights file (it holds pickled objects beyond tensors, numbers and mmengine's "
+            "HistoryBuffer, refused unread); convert it with `ivifbench methods convert` or save its state_dict"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(ckpt, dict):

@@ -102,3 +102,32 @@ def test_fuse_unit_removes_only_images_it_wrote(tmp_path: Path) -> None:
         p.unlink()  # the fuse unit reruns
     assert run_suite(load_suite(suite), out, workers=0, progress=False, report=False).failed == 0
     assert (folder / "notes.png").read_bytes() == b"a file the unit did not write"
+
+
+def test_pixel_limit_fails_that_pair_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ir, vi = _pairs(tmp_path)
+    Image.fromarray(np.zeros((40, 30), np.uint8)).save(ir / "big.png")
+    Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(vi / "big.png")
+    monkeypatch.setenv("IVIFBENCH_MAX_PIXELS", "1000")
+    out = tmp_path / "o"
+    assert main(["fuse", "--method", "average", "--ir", str(ir), "--vis", str(vi), "--out", str(out)]) == 1
+    assert sorted(p.name for p in out.glob("*.png")) == ["p0.png", "p1.png"]
+    err = capsys.readouterr().err
+    assert "30×40 is 0 megapixels, over the 0-megapixel limit" in err or "over the" in err
+
+
+def test_a_refused_checkpoint_never_suggests_weights_only_false(tmp_path: Path) -> None:
+    import torch
+
+    from ivifbench.errors import IvifError
+    from ivifbench.fusion.sage.checkpoint import read_state_dict
+
+    bad = tmp_path / "model.pth"
+    torch.save({"net": torch.nn.Linear(2, 2)}, bad)  # a pickled module, not plain weights
+    with pytest.raises(IvifError) as info:
+        read_state_dict(bad)
+    msg = str(info.value)
+    assert "not a plain weights file" in msg and "convert it with" in msg
+    assert "weights_only=False" not in msg and "\n" not in msg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,12 @@ def read_state_dict(path: str | Path, prefix: str | None = None) -> dict[str, Te
             sd: Any = load_file(str(path), device="cpu")
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt file, pickle with objects, wrong format: one message naming the file
+    except pickle.UnpicklingError:  # torch's own text advises weights_only=False: never pass that on
+        raise IvifError(
+            f"{path}: not a plain weights file (it holds pickled objects, refused unread); convert it with "
+            "`ivifbench methods convert` or save model.state_dict() as .safetensors"
+        ) from None
+    except Exception as exc:  # corrupt file, wrong format: one message naming the file
         raise IvifError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from exc
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
