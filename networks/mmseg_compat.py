@@ -251,9 +251,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     allow_mmengine_checkpoint_globals()
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:  # torch's own text advises weights_only=False: never pass that on
+    except pickle.UnpicklingError as exc:  # torch's own text advises weights_only=False: never pass that on
+        import zipfile
+
+        if not zipfile.is_zipfile(path) or "invalid load key" in str(exc):  # junk, not a refused pickle
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            raise InputError(f"{path}: not a readable PyTorch checkpoint (UnpicklingError: {first})") from None
         raise InputError(
-            f"{path}: not a plain weights file (it holds pickled objects beyond tensors, numbers and mmengine's "
+            f"{path}: refused under weights-only loading, not a plain weights file (it holds pickled objects beyond tensors, numbers and mmengine's "
             "HistoryBuffer, refused unread); convert it with `ivifbench methods convert` or save its state_dict"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:

@@ -32,7 +32,12 @@ def read_state_dict(path: str | Path, prefix: str | None = None) -> dict[str, Te
             sd: Any = load_file(str(path), device="cpu")
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # torch's own text advises weights_only=False: never pass that on
+    except pickle.UnpicklingError as exc:  # torch's own text advises weights_only=False: never pass that on
+        import zipfile
+
+        if not zipfile.is_zipfile(path) or "invalid load key" in str(exc):  # junk, not a refused pickle
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            raise IvifError(f"{path}: cannot read weights (UnpicklingError: {first})") from None
         raise IvifError(
             f"{path}: not a plain weights file (it holds pickled objects, refused unread); convert it with "
             "`ivifbench methods convert` or save model.state_dict() as .safetensors"
