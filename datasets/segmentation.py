@@ -61,7 +61,7 @@ class FMB(FolderPairReader):
 
     Layout (from third-party loaders; no sample was found): ``{train,test}/{Infrared,Visible,Label}/<id>.png``, plus a
     ``color/`` visualisation folder that the reader ignores and the replica does not write. Labels are 8-bit grey
-    class ids. The class order is ASSUMED (from a third-party loader, see ``../shared/data/fmb/NOT_FOUND.md``):
+    class ids. The class order is ASSUMED (from a third-party loader; no official class list was found):
     background, Road, Sidewalk, Building, Lamp, Sign, Vegetation, Sky, Person, Car, Truck, Bus, Motorcycle, Bicycle,
     Pole. 255 is accepted as the ignore value (mmseg's default); class 0 (background) is a scored class.
     """

@@ -8,7 +8,8 @@ time (user+sys of the process and its threads) are compared::
 
     python benchmarks/perf/bench_fuse.py [--weights PATH] [--root M3FD_ROOT] [--pairs 3] [--runs 3] [--batch-size N]
 
-Defaults: the M3FD sample pairs and the official student weights beside the repository (``../shared``).
+Defaults: the project's M3FD sample pairs and official student weights when they sit beside the repository;
+otherwise name them with --root and --weights.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ run, on the same images; prints per-image medians, the ratio, and the largest di
     python benchmarks/perf/bench_metrics.py [--batch 8] [--runs 3] [--naive-images 1] [--threads N] [--device cpu]
                                             [--per-metric]
 
-Images: the MSRS test triples in ../shared/data (DRMF's fused images) when present, else seeded synthetic images.
+Images: the project's MSRS sample triples (DRMF's fused images) when they sit beside the repository, else seeded synthetic images.
 
 The "real folder" case measures what a user meets: ``ivifbench score --convention cddfuse`` as a whole process on a
 folder of real, mixed-size triples (TNO: 17 sizes from 256×256 to 768×576), against the reference evaluator run the way

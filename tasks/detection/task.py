@@ -18,7 +18,7 @@ Protocols (:data:`PROTOCOLS`):
   with ``steps``/``epochs``/``imgsz``/``limit`` for smoke runs.
 * ``paper``: fine-tune the YOLOv8/YOLO11 checkpoint the user names (``weights=PATH``, e.g. COCO ``yolov8s.pt``) at
   the published input size, 640 px, for 100 epochs (ultralytics' default fine-tuning length; the IVIF papers do not
-  publish theirs, ``specs/sage.md`` §7), batch 16, SGD lr 0.01 momentum 0.937 (pinned: ultralytics 8.4's
+  publish theirs), batch 16, SGD lr 0.01 momentum 0.937 (pinned: ultralytics 8.4's
   ``optimizer=auto`` would pick MuSGD), 3 warm-up epochs, mosaic with the last 10 epochs without, AMP on GPU; the
   checkpoint with the best validation fitness is evaluated.
 * ``frozen``: no training; evaluate a trained detector (``weights=PATH``, ``{seed}`` in the path is replaced by the

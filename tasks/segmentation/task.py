@@ -19,7 +19,7 @@ Protocols (:data:`PROTOCOLS`):
   ``segformer_mit-b3_8xb2-160k_ade20k-512x512``: AdamW 6e-5, head lr ×10, weight decay 0.01, 1500 warm-up
   iterations, poly decay, 160k iterations, batch 16, 512×512 crops, random rescale 0.5–2, flip, photometric
   distortion), at the dataset's native scale, on a GPU. SAGE's authors trained SegFormer-B3 with
-  ``bubbliiiing/segformer-pytorch`` and unpublished hyper-parameters (``specs/sage.md`` §7), so this is the
+  ``bubbliiiing/segformer-pytorch`` and hyper-parameters the paper does not publish, so this is the
   published SegFormer schedule, not theirs.
 
 Overrides (``--set key=value``) are the fields of the protocol's settings model (:data:`PROTOCOLS`,
