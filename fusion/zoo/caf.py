@@ -88,17 +88,10 @@ class CafParams(MethodParams):
 class CafFusion(FusionMethod):
     """CAF, the release's detection-oriented weights (``Det_final.pth``)."""
 
-    info: ClassVar[MethodInfo] = MethodInfo(
-        name="caf",
-        version="1.0",
-        citation=f"{CARD.authors}, '{CARD.paper}', {CARD.venue} {CARD.year}",
-        licence=CARD.licence,
-        colour_mode="luminance",
-        trained_on=CARD.training_data,
-        needs_weights=True,
-        weights_source=f"{CARD.code_url} ({CARD.weights_file}), or 'ivifbench methods fetch caf'",
-        description="Compact dense fusion network searched for detection (IJCAI 2024); weights trained on M3FD.",
-        card=CARD,
+    info: ClassVar[MethodInfo] = CARD.method_info(
+        "caf",
+        "Compact dense fusion network searched for detection (IJCAI 2024); weights trained on M3FD.",
+        CARD.weights_file,
     )
     Params = CafParams
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ivifbench.errors import IvifError
+from ivifbench.fusion.base import MethodInfo
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,21 @@ class ZooCard:
     weights_format: str  # "state dict" or "pickled module" (read without running pickled code)
     colour_input: str  # what the release feeds the network and how it colours the output
     training_data: tuple[str, ...]  # benchmark dataset names the weights were trained on (in-domain marks)
+
+    def method_info(self, name: str, description: str, weights_path: str) -> MethodInfo:
+        """The registry's record of a zoo member; ``weights_path`` is where the file sits in the release."""
+        return MethodInfo(
+            name=name,
+            version="1.0",
+            citation=f"{self.authors}, '{self.paper}', {self.venue} {self.year}",
+            licence=self.licence,
+            colour_mode="luminance",
+            trained_on=self.training_data,
+            needs_weights=True,
+            weights_source=f"{self.code_url} ({weights_path}), or 'ivifbench methods fetch {name}'",
+            description=description,
+            card=self,
+        )
 
 
 def weights_env_var(name: str) -> str:

@@ -76,17 +76,10 @@ class TardalParams(MethodParams):
 class TardalFusion(FusionMethod):
     """TarDAL, the release's first weights (``tardal.pt``)."""
 
-    info: ClassVar[MethodInfo] = MethodInfo(
-        name="tardal",
-        version="1.0",
-        citation=f"{CARD.authors}, '{CARD.paper}', {CARD.venue} {CARD.year}",
-        licence=CARD.licence,
-        colour_mode="luminance",
-        trained_on=CARD.training_data,
-        needs_weights=True,
-        weights_source=f"{CARD.code_url} (weights/{CARD.weights_file}), or 'ivifbench methods fetch tardal'",
-        description="Target-aware dual adversarial fusion (CVPR 2022), the dense generator.",
-        card=CARD,
+    info: ClassVar[MethodInfo] = CARD.method_info(
+        "tardal",
+        "Target-aware dual adversarial fusion (CVPR 2022), the dense generator.",
+        f"weights/{CARD.weights_file}",
     )
     Params = TardalParams
 
