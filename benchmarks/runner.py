@@ -273,6 +273,10 @@ def _run_locked(
         status = "interrupted"
         report = False  # stop promptly; `ivifbench report` or the same command writes it
         interrupted = RunInterrupted(int(sig.signum), summary.ok + summary.failed, summary.abandoned)
+    except Exception:  # e.g. a read-only or full disk: the record must not stay "running"; the CLI says what to do
+        status = "failed"
+        report = False
+        raise
     finally:
         now = time.time()
         summary.stage_seconds = {s: round(stage_last.get(s, now) - stage_first[s], 3) for s in stage_first}

@@ -124,6 +124,9 @@ def run_task(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError as exc:
         raise IvifError(f"--seeds must be comma-separated integers, got '{seeds}'") from exc
+    bad = [s for s in seed_list if not 0 <= s < 2**32]
+    if bad:  # checked before any fusing: seeds feed NumPy and torch generators, which take 32-bit seeds
+        raise IvifError(f"--seeds: {bad[0]} is out of range; seeds are integers in [0, 2^32)")
     settings = parse_assignments(overrides)
     cls.settings(protocol, settings)  # a bad setting fails before any fusing
     method_params = parse_assignments(params or [])

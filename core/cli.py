@@ -62,6 +62,39 @@ def _assemble() -> None:
 _assemble()
 
 
+def environment_error_line(exc: BaseException) -> str | None:
+    """One line for the environment faults a user can cause and fix (read-only or full disk, damaged store), else None.
+
+    The one translation point for ``OSError``/``sqlite3`` errors that reach the CLI, instead of a try/except per write.
+    """
+    import errno
+    import sqlite3
+
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+        where = exc.filename if exc.filename is not None else "the output folder"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"cannot write {where}: disk full; free space or choose another --out"
+        why = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+        return f"cannot write {where}: {why}; choose another --out"
+    if isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename is not None:
+        return f"cannot write {exc.filename}: a file stands where a folder is needed; choose another --out"
+    cause = exc.__cause__ or exc.__context__  # pandas wraps sqlite3's error in its own DatabaseError
+    if not isinstance(exc, sqlite3.DatabaseError) and isinstance(cause, sqlite3.DatabaseError):
+        exc = cause
+    if isinstance(exc, sqlite3.DatabaseError):
+        msg = str(exc)
+        if "disk is full" in msg:
+            return "cannot write the results store: disk full; free space or choose another --out"
+        if "readonly" in msg or "read-only" in msg:
+            return "cannot write the results store: read-only file system; choose another --out"
+        if "malformed" in msg or "not a database" in msg:
+            return (
+                f"the results store is damaged ({msg}); move results.db aside and rerun the same command to "
+                "recompute, or salvage it with `sqlite3 results.db .recover`"
+            )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into one line on stderr."""
     try:
@@ -80,13 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # click usage errors are handled below; anything else is a bug or an environment problem
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # typer vendors its own click (typer._click), so usage errors are recognised by shape, not by class
+        code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(code, int):
             exc.show()
-            return exc.exit_code
+            return code
         if _state["debug"]:
             raise
+        line = environment_error_line(exc)
+        if line is not None:
+            print(f"error: {line}", file=sys.stderr)
+            return 1
         print(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
     return rv if isinstance(rv, int) else 0

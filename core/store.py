@@ -187,6 +187,7 @@ class ResultsStore:
             )
 
     def _damaged_hint(self, why: str) -> str:
+        why = " ".join(why.replace("*** in database main ***", "").split())  # quick_check's text spans lines
         return (
             f"{self.path}: the results store is damaged ({why}); move it aside (e.g. to results.db.damaged) and rerun "
             "the same command to recompute, or salvage it with `sqlite3 results.db .recover`"
@@ -228,6 +229,8 @@ class ResultsStore:
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
+            if "malformed" in str(exc):  # ours, damaged in the middle: say how to recover, not "not a store"
+                raise StoreError(self._damaged_hint(str(exc))) from exc
             raise StoreError(f"{self.path}: not an ivifbench results store ({exc})") from exc
         if row is None or int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: unknown store schema {row[0] if row else '(none)'}")

@@ -135,12 +135,14 @@ def fuse(
     param: list[str] = typer.Option([], "--param", help="Method parameter as key=value (repeatable)."),
 ) -> None:
     """Fuse every IR/visible pair of two folders with one method."""
+    from ivifbench.devices import check_device
     from ivifbench.fusion import create_method
     from ivifbench.fusion.apply import fuse_pairs
     from ivifbench.imageio import pair_folders
     from ivifbench.params import parse_assignments
     from ivifbench.paths import check_output_folder, check_outputs_apart
 
+    device = check_device("--device", device) or "cpu"
     check_output_folder("--out", out)
     check_outputs_apart({"--out": out}, {"--ir": ir, "--vis": vis})
     fusion = create_method(method, weights=weights, device=device, **parse_assignments(param))

@@ -36,9 +36,11 @@ def score(
     from rich.console import Console
     from rich.table import Table
 
+    from ivifbench.devices import check_device
     from ivifbench.errors import InputError
     from ivifbench.metrics import CONVENTIONS, METRICS, resolve_metrics, score_folders
 
+    device = check_device("--device", device)
     conv = CONVENTIONS.get(convention)  # unknown → NotFoundError with "did you mean"
     names = resolve_metrics(metrics, convention)
     lacking = missing_under(metrics, convention)

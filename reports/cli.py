@@ -33,9 +33,11 @@ def report(
     db = results if results.suffix == ".db" else results / "results.db"
     if not db.is_file():
         raise IvifError(f"{db}: no results store; run `ivifbench run --out {results}` first or pass --results DIR")
-    if failures:
-        from ivifbench.store import ResultsStore
+    from ivifbench.store import ResultsStore
 
+    with ResultsStore(db, readonly=True) as checked:  # damage anywhere gets the recovery hint, not a partial report
+        checked.check_integrity()
+    if failures:
         with ResultsStore(db, readonly=True) as store:
             failed = store.units(status="failed")
             for u in failed:
