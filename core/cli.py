@@ -78,6 +78,8 @@ def environment_error_line(exc: BaseException) -> str | None:
         return f"cannot write {where}: {why}; choose another --out"
     if isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename is not None:
         return f"cannot write {exc.filename}: a file stands where a folder is needed; choose another --out"
+    if isinstance(exc, MemoryError):
+        return "out of memory; use a smaller --batch-size, fewer --workers, or lower IVIFBENCH_MAX_PIXELS"
     cause = exc.__cause__ or exc.__context__  # pandas wraps sqlite3's error in its own DatabaseError
     if not isinstance(exc, sqlite3.DatabaseError) and isinstance(cause, sqlite3.DatabaseError):
         exc = cause

@@ -64,6 +64,7 @@ def test_task_device_and_seed_range(tmp_path: Path, capsys: pytest.CaptureFixtur
          "cannot write the results store: disk full; free space or choose another --out"),
         (FileExistsError(errno.EEXIST, "File exists", "/a/file.png"),
          "cannot write /a/file.png: a file stands where a folder is needed; choose another --out"),
+        (MemoryError(), "out of memory; use a smaller --batch-size, fewer --workers, or lower IVIFBENCH_MAX_PIXELS"),
         (OSError(errno.ENOENT, "No such file"), None),
         (ValueError("x"), None),
     ],
@@ -158,3 +159,24 @@ def test_report_on_store_damaged_in_the_middle(tmp_path: Path, capsys: pytest.Ca
     assert main(["report", "--results", str(out)]) != 0
     line = _one_line(capsys)
     assert "damaged" in line and ".recover" in line, line
+
+
+def test_run_command_on_full_disk_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ivifbench.benchmarks.runner as runner
+
+    fx.register_fakes()
+    out = tmp_path / "out"
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "fused" / "a.png"))
+
+    monkeypatch.setattr(runner, "_execute", refuse)
+    assert main(["run", str(fx.write_suite(tmp_path / "s.yaml")), "--out", str(out), "--workers", "0"]) == 1
+    assert (
+        _one_line(capsys)
+        == f"error: cannot write {out / 'fused' / 'a.png'}: disk full; free space or choose another --out"
+    )
+    with ResultsStore(out / "results.db", readonly=True) as s:
+        assert [r[0] for r in s._db.execute("SELECT status FROM runs").fetchall()] == ["failed"]
