@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
             Path("ivifbench-out"), "--out", "-o", help="Output folder (results.db, fused/, report/)."
         ),
         workers: int = typer.Option(
-            None, "--workers", "-j", help="Worker processes (0: run in this process). Default: cores/2."
+            None, "--workers", "-j", min=0, help="Worker processes (0: run in this process). Default: cores/2."
         ),
         executor: str = typer.Option("local", "--executor", help="local (processes), ray or slurm (via submitit)."),
         address: str = typer.Option(

@@ -131,7 +131,7 @@ def fuse(
     out: Path = typer.Option(..., "--out", help="Output folder; fused PNGs are named by the input stem."),
     weights: Path | None = typer.Option(None, "--weights", help="Weights file, for methods that need one."),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, ..."),
-    batch_size: int = typer.Option(1, help="Pairs of one size fused together."),
+    batch_size: int = typer.Option(1, min=1, help="Pairs of one size fused together."),
     param: list[str] = typer.Option([], "--param", help="Method parameter as key=value (repeatable)."),
 ) -> None:
     """Fuse every IR/visible pair of two folders with one method."""

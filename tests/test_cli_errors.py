@@ -180,3 +180,14 @@ def test_run_command_on_full_disk_is_one_line(
     )
     with ResultsStore(out / "results.db", readonly=True) as s:
         assert [r[0] for r in s._db.execute("SELECT status FROM runs").fetchall()] == ["failed"]
+
+
+def test_negative_workers_and_zero_batch_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Caught by the option itself, before anything runs (``--workers -3`` used to start the whole run)."""
+    assert main(["run", "quick", "--out", str(tmp_path / "r"), "--workers", "-3"]) == 2
+    assert "Invalid value for '--workers'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+    ir, vis = _pair(tmp_path)
+    args = ["fuse", "--method", "average", "--ir", str(ir), "--vis", str(vis), "--out", str(tmp_path / "o")]
+    assert main([*args, "--batch-size", "0"]) == 2
+    assert "Invalid value for '--batch-size'" in capsys.readouterr().err
