@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ivifbench.checkpoints import unpickling_failure
 from ivifbench.errors import InputError, IvifError, NotFoundError
 
 __all__ = [
@@ -252,10 +253,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:  # torch's own text advises weights_only=False: never pass that on
-        import zipfile
-
-        if not zipfile.is_zipfile(path) or "invalid load key" in str(exc):  # junk, not a refused pickle
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        refused, first = unpickling_failure(path, exc)
+        if not refused:
             raise InputError(f"{path}: not a readable PyTorch checkpoint (UnpicklingError: {first})") from None
         raise InputError(
             f"{path}: refused under weights-only loading, not a plain weights file (it holds pickled objects beyond tensors, numbers and mmengine's "

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ivifbench.checkpoints import unpickling_failure
 from ivifbench.errors import IvifError
 
 OFFICIAL_REPO = "https://github.com/RollingPlain/SAGE_IVIF (checkpoints/checkpoints.pt)"
@@ -33,10 +34,8 @@ def read_state_dict(path: str | Path, prefix: str | None = None) -> dict[str, Te
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # torch's own text advises weights_only=False: never pass that on
-        import zipfile
-
-        if not zipfile.is_zipfile(path) or "invalid load key" in str(exc):  # junk, not a refused pickle
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        refused, first = unpickling_failure(path, exc)
+        if not refused:
             raise IvifError(f"{path}: cannot read weights (UnpicklingError: {first})") from None
         raise IvifError(
             f"{path}: not a plain weights file (it holds pickled objects, refused unread); convert it with "
