@@ -6,21 +6,19 @@ The Python API (:mod:`ivifbench.api`) is re-exported here on first use, so ``imp
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ivifbench import lazy
 
 __version__ = "0.1.0"
 
 _API = ("Results", "fuse", "load_results", "run", "score")
+_LAZY = dict.fromkeys(_API, "ivifbench.api")
 
 
 def __getattr__(name: str) -> Any:
-    # importlib, not an import statement: the API is a floor above core, which never imports upwards
-    if name in _API:
-        value = getattr(importlib.import_module("ivifbench.api"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ivifbench' has no attribute {name!r}")
+    # a table of module names, not import statements: the API is a floor above core, which never imports upwards
+    return lazy.load(globals(), _LAZY, name)
 
 
 def __dir__() -> list[str]:

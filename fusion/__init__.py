@@ -5,8 +5,9 @@ The names below load on first use (PEP 562), so importing a command module does 
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from ivifbench import lazy
 
 if TYPE_CHECKING:
     from ivifbench.fusion.base import FusionMethod, MethodError, MethodInfo
@@ -22,11 +23,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy.load(globals(), _LAZY, name)
 
 
 __all__ = ["METHODS", "FusionMethod", "MethodError", "MethodInfo", "create_method"]

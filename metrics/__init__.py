@@ -12,8 +12,9 @@ pandas until a metric is asked for.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from ivifbench import lazy
 
 if TYPE_CHECKING:
     from ivifbench.metrics.accumulator import MetricAccumulator
@@ -71,11 +72,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy.load(globals(), _LAZY, name)
 
 
 def __dir__() -> list[str]:

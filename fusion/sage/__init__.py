@@ -6,8 +6,9 @@ mmseg and the trainer load when training asks for them.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from ivifbench import lazy
 
 if TYPE_CHECKING:
     from ivifbench.fusion.sage.method import SageFusion
@@ -17,11 +18,7 @@ _LAZY = {"SageFusion": "ivifbench.fusion.sage.method", "SageStudent": "ivifbench
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy.load(globals(), _LAZY, name)
 
 
 __all__ = ["SageFusion", "SageStudent"]

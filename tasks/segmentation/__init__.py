@@ -12,8 +12,9 @@ import mmseg; the names below are loaded on first use.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ivifbench import lazy
 
 _LAZY = {
     "SegmentationTask": "ivifbench.tasks.segmentation.task",
@@ -29,6 +30,4 @@ __all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy.load(globals(), _LAZY, name)
