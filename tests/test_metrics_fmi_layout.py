@@ -99,3 +99,77 @@ def test_tno40_layouts(shared_data: Path) -> None:
     strided = [x.transpose(-1, -2).contiguous().transpose(-1, -2) for x in (f, a, b)]
     assert torch.equal(fmi(*strided), want)
     assert torch.equal(fmi(*(torch.cat((x.flip(-1), x)) for x in (f, a, b)))[1:], want)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# real images: the same logical triplet in every storage layout, alone and inside batches, bit for bit
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def _tno40(shared_data: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """TNO 40 fused by IFCNN (F, A, B, 1×1×576×768, 0..255 float64) and TNO 39's fused image as a batch neighbour."""
+    from ivifbench.imageio import read_image
+
+    paths = {
+        "f": (shared_data / "fused" / "IFCNN" / "tno" / "40.png", "fused"),
+        "a": (shared_data / "tno" / "ir" / "40.png", "ir"),
+        "b": (shared_data / "tno" / "vi" / "40.png", "vis"),
+        "g": (shared_data / "fused" / "IFCNN" / "tno" / "39.png", "fused"),
+    }
+    missing = [str(p) for p, _ in paths.values() if not p.is_file()]
+    if missing:
+        pytest.skip(f"TNO 40 / 39 (IFCNN) not found: {', '.join(missing)}")
+    out = {k: torch.from_numpy(read_image(p, role).pixels).permute(2, 0, 1)[None].double()[:, :1] * 255
+           for k, (p, role) in paths.items()}  # fmt: skip
+    return out["f"], out["a"], out["b"], out["g"]
+
+
+def _layouts(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The same logical image stored four ways: contiguous, transposed storage, a window into a larger canvas (another
+    offset and row stride), and every other column of an interleaved tensor (column stride 2)."""
+    big = torch.full((1, 1, x.shape[-2] + 7, x.shape[-1] + 13), -1.0, dtype=x.dtype)
+    big[..., 3 : 3 + x.shape[-2], 5 : 5 + x.shape[-1]] = x
+    out = {
+        "contiguous": x.contiguous(),
+        "transposed-storage": x.transpose(-1, -2).contiguous().transpose(-1, -2),
+        "canvas-view": big[..., 3 : 3 + x.shape[-2], 5 : 5 + x.shape[-1]],
+        "every-other-column": torch.stack((x, x.flip(-1)), -1).flatten(-2)[..., ::2],
+    }
+    assert not out["transposed-storage"].is_contiguous() and not out["canvas-view"].is_contiguous()
+    assert not out["every-other-column"].is_contiguous()
+    for v in out.values():
+        assert torch.equal(v, x)
+    return out
+
+
+def _check_layouts(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, g: torch.Tensor, feature: str) -> None:
+    from ivifbench.metrics import compute
+
+    metric = {"none": "FMI_pixel", "dct": "FMI_dct", "wavelet": "FMI_w"}[feature]
+    want = fmi(f.contiguous(), a.contiguous(), b.contiguous(), feature=feature)
+    lf, la, lb = _layouts(f), _layouts(a), _layouts(b)
+    for name in lf:
+        got = fmi(lf[name], la[name], lb[name], feature=feature)
+        assert torch.equal(got, want), (feature, name, got.item(), want.item())
+    # inside a batch, between other images (a neighbour's saturated windows and flips of the triplet itself)
+    batch = [torch.cat((g, lf["canvas-view"], x.flip(-1))) for x in (f, a, b)]
+    batch[1], batch[2] = torch.cat((a.flip(-2), la["transposed-storage"], g)), torch.cat((b, lb["canvas-view"], g))
+    assert torch.equal(fmi(*batch, feature=feature)[1:2], want), feature
+    # through the engine (its chunking and threads), with the batch stored in transposed layout
+    engine = compute(*(x.transpose(-1, -2).contiguous().transpose(-1, -2) for x in batch), metrics=metric)[metric]
+    assert torch.equal(engine[1:2], want), feature
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_tno40_crop_any_layout_any_batch(shared_data: Path, feature: str) -> None:
+    """A 160×200 crop of TNO 40 holding its saturated windows (F: 97 constant windows, IR: 117 in these rows): FMI_pixel,
+    FMI_dct and FMI_w give the same bits contiguous, as strided views, alone, inside a batch and through ``compute``."""
+    f, a, b, g = (x[..., -160:, 160:360] for x in _tno40(shared_data))
+    _check_layouts(f, a, b, g, feature)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("feature", FEATURES)
+def test_tno40_full_any_layout_any_batch(shared_data: Path, feature: str) -> None:
+    """The whole 576×768 TNO 40 triplet, as above (about 30 s per feature on one thread)."""
+    _check_layouts(*_tno40(shared_data), feature)
