@@ -13,9 +13,12 @@ the metric set and convention or the task, its version, protocol, seed and overr
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,12 +144,23 @@ def synthesize_dataset(out: Path, spec: DatasetSpec) -> Path:
     kwargs: dict[str, Any] = {"pairs": s.pairs, "seed": s.seed}
     if s.size:
         kwargs["size"] = s.wh  # DatasetReader.synthesize takes a size
-    tmp = folder.with_name(folder.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    root = Path(reader.synthesize(tmp, **kwargs))
-    rel = root.resolve().relative_to(tmp.resolve())
-    tmp.replace(folder)  # atomic: a killed synthesis leaves only a .partial folder
+    # A killed synthesis leaves only a .partial-* folder; the caller holds the output lock, so any left is stale.
+    for stale in folder.parent.glob(glob.escape(folder.name) + ".partial*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")  # unique per process
+    try:
+        root = Path(reader.synthesize(tmp, **kwargs))
+        rel = root.resolve().relative_to(tmp.resolve())
+        try:
+            tmp.replace(folder)  # atomic
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # another process finished the same replica first (same parameters, same bytes): keep its folder
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     root = folder / rel
     marker.write_text(json.dumps({"params": want, "root": str(root)}))
     return root

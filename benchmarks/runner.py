@@ -175,18 +175,25 @@ def run_suite(
 
     t0 = time.time()
     say = log or (lambda msg: print(msg, file=sys.stderr))
-    check_suite_outputs(suite, Path(out).resolve())
-    errors, notes = check_suite(suite)
-    if errors:
-        raise SuiteError(f"suite '{suite.name}' has {len(errors)} problem(s): " + "; ".join(errors))
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    with OutputLock(out, wait=wait, say=say):
-        return _run_locked(
-            suite, out, t0, say, notes, workers=workers, executor=executor, address=address,
-            executor_options=executor_options, overwrite=overwrite, device=device, progress=progress, report=report,
-            suite_source=suite_source, timeouts=timeouts,
-        )  # fmt: skip
+    sig = _Signals()  # SIGTERM while checking or planning (synthetic data, hashing) stops as cleanly as later on
+    try:
+        with sig:
+            check_suite_outputs(suite, Path(out).resolve())
+            errors, notes = check_suite(suite)
+            if errors:
+                raise SuiteError(f"suite '{suite.name}' has {len(errors)} problem(s): " + "; ".join(errors))
+            out = Path(out).resolve()
+            out.mkdir(parents=True, exist_ok=True)
+            with OutputLock(out, wait=wait, say=say):
+                return _run_locked(
+                    suite, out, t0, say, notes, workers=workers, executor=executor, address=address,
+                    executor_options=executor_options, overwrite=overwrite, device=device, progress=progress,
+                    report=report, suite_source=suite_source, timeouts=timeouts,
+                )  # fmt: skip
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:  # while planning or writing the report: the same command picks up from the store
+        raise RunInterrupted(int(sig.signum)) from None
 
 
 def _run_locked(
@@ -210,7 +217,10 @@ def _run_locked(
     store = ResultsStore(out / "results.db")
     store.check_integrity()
     for rid in store.mark_abandoned_runs():
-        say(f"note: run {rid} ended without closing its record (its driver was killed); marked abandoned")
+        say(
+            f"note: run {rid} ended without closing its record (its driver was killed, or its last write failed); "
+            "marked abandoned"
+        )
     limits = {**DEFAULT_TIMEOUTS, **(getattr(suite, "timeouts", None) or {}), **(timeouts or {})}
     plan = make_plan(suite, out, device=device)
     dev = next((u.device for u in plan.units), device or "cpu")
@@ -291,7 +301,11 @@ def _run_locked(
         manifest["timings"]["total_seconds"] = round(summary.seconds, 3)
         final = status if not summary.failed else f"{status} with failures"
         counts = {"n_ok": summary.ok, "n_failed": summary.failed, "n_cached": summary.cached}
-        store.finish_run(run_id, status=final, manifest=manifest, **counts)
+        try:
+            _close_record(store, run_id, final, manifest, counts)
+        except BaseException:
+            store.close()
+            raise
         if report:
             t_rep = time.time()
             try:
@@ -318,10 +332,28 @@ def _run_locked(
     return summary
 
 
+def _close_record(
+    store: ResultsStore, run_id: str, status: str, manifest: dict[str, Any], counts: dict[str, int]
+) -> None:
+    """Write the run's end. If that write fails (a full disk: "database or disk is full"), try the status alone, which
+    needs almost no space, so the record says 'failed' rather than 'running'; the original error still propagates (the
+    CLI turns it into one line). Should even that fail, the next start marks the record abandoned."""
+    import sqlite3
+
+    try:
+        store.finish_run(run_id, status=status, manifest=manifest, **counts)
+    except (sqlite3.DatabaseError, OSError):
+        try:
+            store.set_run_status(run_id, "failed" if status.startswith("finished") else status)
+        except (sqlite3.DatabaseError, OSError):
+            pass
+        raise
+
+
 class RunInterrupted(KeyboardInterrupt):
     """A run stopped by SIGINT or SIGTERM: its record says 'interrupted'; the same command resumes it."""
 
-    def __init__(self, signum: int, done: int, abandoned: int) -> None:
+    def __init__(self, signum: int, done: int | None = None, abandoned: int = 0) -> None:
         super().__init__(signum)
         self.signum, self.done, self.abandoned = signum, done, abandoned
 
@@ -330,6 +362,8 @@ class RunInterrupted(KeyboardInterrupt):
         return 128 + self.signum
 
     def __str__(self) -> str:
+        if self.done is None:  # outside the units' loop (planning, the report): no count to give
+            return "interrupted; the same command resumes"
         return f"interrupted: {self.done} units done, {self.abandoned} in flight abandoned; the same command resumes"
 
 

@@ -265,8 +265,11 @@ def _command(task: str) -> Any:  # one command per task, same options
         set_: list[str] = typer.Option([], "--set", help="Task setting key=value (repeatable), e.g. epochs=3."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the engine's own log."),
     ) -> None:
+        from ivifbench.paths import check_output_folder, check_outputs_apart
         from ivifbench.progress import make_progress
 
+        check_output_folder("--out", out)  # before anything is written there (task.log first)
+        check_outputs_apart({"--out": out}, {"--root": root, **({"--fused": fused} if fused is not None else {})})
         log = out / "task.log"
         with _engine_log(log, quiet=not verbose) as terminal:
             if verbose:

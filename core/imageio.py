@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ivifbench.errors import InputError
+from ivifbench.paths import temp_sibling
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 Role = Literal["ir", "vis", "fused", "any"]
@@ -147,8 +148,14 @@ def write_png(path: str | Path, pixels: np.ndarray) -> Path:
     arr = pixels if pixels.dtype == np.uint8 else to_uint8(pixels)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(arr).save(tmp, format="PNG", compress_level=1)  # lossless; level 1 is ~3× faster to write
+    tmp = temp_sibling(path)
+    try:
+        Image.fromarray(arr).save(tmp, format="PNG", compress_level=1)  # lossless; level 1 is ~3× faster to write
+    except OSError as exc:  # e.g. a full disk: leave no partial file, and name the file the user asked for
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     tmp.replace(path)
     return path
 

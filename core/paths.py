@@ -6,10 +6,18 @@ folders (``fuse --out`` over the visible folder would replace the sources).
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from ivifbench.errors import InputError
+
+
+def temp_sibling(path: Path) -> Path:
+    """A hidden temporary name beside ``path`` for an atomic write (write it, then ``replace``), unique per process and
+    call: two processes writing the same file (two runs of ``datasets synth`` into one folder) never share it."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 def _real(p: str | Path) -> Path:

@@ -289,6 +289,11 @@ class ResultsStore:
                 (time.time(), status, n_ok, n_failed, n_cached, _json(manifest), run_id),
             )
 
+    def set_run_status(self, run_id: str, status: str) -> None:
+        """The status alone (a few bytes): the fallback when :meth:`finish_run` cannot be written."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET finished=?, status=? WHERE run_id=?", (time.time(), status, run_id))
+
     def runs(self) -> list[dict[str, Any]]:
         cur = self._db.execute("SELECT * FROM runs ORDER BY started")
         cols = [c[0] for c in cur.description]

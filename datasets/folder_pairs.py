@@ -32,6 +32,7 @@ from ivifbench.datasets.labels import (
 from ivifbench.datasets.synth import DEFAULT_SIZE, Preset, Scene, pair_rng, render
 from ivifbench.errors import InputError
 from ivifbench.imageio import IMAGE_SUFFIXES, read_image
+from ivifbench.paths import temp_sibling
 
 LabelKind = Literal["voc", "seg", "mask"]
 
@@ -98,7 +99,7 @@ def pair_by_stem(ir_dir: Path, vis_dir: Path) -> Scan:
 def _encode(path: Path, pixels: np.ndarray) -> None:
     """Write uint8 pixels as PNG or JPEG (quality 95) by the path's suffix, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_sibling(path)
     fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
     kwargs = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {"compress_level": 1}
     Image.fromarray(pixels).save(tmp, format=fmt, **kwargs)

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ivifbench.errors import InputError
+from ivifbench.paths import temp_sibling
 
 Number = int | float
 
@@ -177,7 +178,7 @@ def write_voc_xml(path: str | Path, annotation: VocAnnotation) -> Path:
             ET.SubElement(box, tag).text = _fmt(getattr(obj, tag))
     ET.indent(root, space="\t")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_sibling(path)
     tmp.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n")
     tmp.replace(path)
     return path
@@ -314,7 +315,7 @@ def write_label_map(path: str | Path, ids: np.ndarray, palette: Sequence[Sequenc
         flat = [int(c) for colour in palette for c in colour]
         img.putpalette(flat + [0] * (768 - len(flat)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_sibling(path)
     img.save(tmp, format="PNG")
     tmp.replace(path)
     return path
@@ -325,7 +326,7 @@ def write_mask(path: str | Path, mask: np.ndarray) -> Path:
     path = Path(path)
     arr = np.where(np.asarray(mask, dtype=bool), 255, 0).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_sibling(path)
     Image.fromarray(arr).save(tmp, format="PNG")
     tmp.replace(path)
     return path

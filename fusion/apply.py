@@ -21,6 +21,13 @@ if TYPE_CHECKING:  # FusionMethod.produce calls in here
 _PENDING_WRITES = 4
 
 
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether a write failed because the disk (or the user's quota) is full: every later write would fail alike."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 @dataclass
 class FuseReport:
     """What a fusing pass did: written ids, and failed ids with a one-line reason each."""
@@ -54,6 +61,17 @@ def fuse_pairs(
     batch: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     writer = ThreadPoolExecutor(1, thread_name_prefix="ivifbench-png")
     writes: list[tuple[str, Future[Path]]] = []
+    checked = 0  # writes known to have succeeded (the writer finishes them in order)
+
+    def stop_if_disk_full() -> None:
+        """A full disk ends the pass with one error (OSError naming the file) instead of failing every later pair."""
+        nonlocal checked
+        while checked < len(writes) and writes[checked][1].done():
+            exc = writes[checked][1].exception()
+            if disk_full(exc):
+                writer.shutdown(wait=True, cancel_futures=True)
+                raise exc  # type: ignore[misc]
+            checked += 1
 
     def flush() -> None:
         if not batch:
@@ -74,6 +92,7 @@ def fuse_pairs(
         batch.clear()
 
     for pid, ir_path, vis_path in track(todo, len(todo), f"fuse {method.info.name}", enabled=progress):
+        stop_if_disk_full()
         try:
             ir, vis = read_pair(ir_path, vis_path)
         except IvifError as exc:
@@ -86,6 +105,7 @@ def fuse_pairs(
         batch.append((pid, t_ir, t_vis))
     flush()
     writer.shutdown(wait=True)
+    stop_if_disk_full()
     for pid, fut in writes:
         try:
             fut.result()

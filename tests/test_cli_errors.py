@@ -40,7 +40,7 @@ def test_bad_device_fuse_and_score(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_task_device_and_seed_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    base = ["task", "sod", "--method", "average", "--dataset", "vt821", "--root", str(tmp_path), "--out",
+    base = ["task", "sod", "--method", "average", "--dataset", "vt821", "--root", str(tmp_path / "root"), "--out",
             str(tmp_path / "t")]  # fmt: skip
     for seeds, shown in (("-1", "-1"), ("99999999999999999999", "99999999999999999999")):
         assert main([*base, f"--seeds={seeds}"]) != 0

@@ -48,6 +48,11 @@ def train_sage(
     """Train SAGE (teacher with SPA + SAM priors, distilled into the student) on a dataset's IR/visible pairs."""
     from ivifbench.fusion.sage.data import parse_crop
     from ivifbench.fusion.sage.train import SageTrainConfig, train
+    from ivifbench.paths import check_output_folder, check_outputs_apart
+
+    check_output_folder("--out", out)
+    outputs = {"--out": out, **({"--mask-cache": mask_cache} if mask_cache is not None else {})}
+    check_outputs_apart(outputs, {"--root": root})
 
     cfg = SageTrainConfig(
         dataset=dataset,
