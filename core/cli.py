@@ -131,5 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     return rv if isinstance(rv, int) else 0
 
 
+def entry() -> None:
+    """The program's entry point (the ``ivifbench`` script and ``python -m ivifbench.cli``): :func:`main`, then exit.
+
+    Once the command is over, SIGINT and SIGTERM are ignored while the interpreter shuts down (seconds, with torch
+    and worker pools to tear down): the work is done and its outcome printed, so a late Ctrl-C must not turn it into
+    a silent death by signal. Python leaves ignored signals ignored through finalisation. Not done in :func:`main`,
+    which tests and the API call in-process.
+    """
+    import signal
+
+    code = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

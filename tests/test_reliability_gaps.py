@@ -297,3 +297,21 @@ def test_sigterm_while_planning_is_one_line_and_143(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines()[-1] == "interrupted; the same command resumes", done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert main(["run", str(suite), "--out", str(out), "--workers", "0", "-q", "--no-report"]) == 0
+
+
+def test_a_signal_during_interpreter_shutdown_changes_nothing(tmp_path: Path) -> None:
+    """After the command is over (its outcome printed), a SIGTERM or Ctrl-C while Python shuts down (torch and pools
+    take a moment) used to kill the process silently; the program's entry point ignores them then (exit 0 here)."""
+    code = (
+        "import atexit, os, signal, sys\n"
+        "import ivifbench.cli as cli\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM))  # runs during shutdown\n"
+        "sys.argv = ['ivifbench', '--version']\n"
+        "cli.entry() if os.environ.get('ENTRY') else sys.exit(cli.main())\n"
+    )
+    env = fx.subprocess_env()
+    plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == -15  # what a late SIGTERM does without the entry point's guard
+    guarded = subprocess.run([sys.executable, "-c", code], env={**env, "ENTRY": "1"}, capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    assert guarded.returncode == 0 and guarded.stdout.startswith("ivifbench "), guarded.stderr

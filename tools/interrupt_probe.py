@@ -5,7 +5,8 @@ salient-object task) is the reference. Each trial starts the same command in a f
 chosen at random at a random moment of the reference's duration, and checks:
 
 * the exit: -9 for kill -9; 130 (SIGINT) or 143 (SIGTERM) with a last line starting "interrupted" (a run that had
-  already finished when the signal came exits 0, and the trial says so);
+  already finished when the signal came exits 0, and the trial says so; a SIGTERM in the interpreter's first fraction
+  of a second, before ivifbench printed anything, kills it by the default action, also said so);
 * no process of that run is left (every process started by the trial carries a token in its environment, found by a
   /proc scan; they are given up to ``--grace`` seconds to exit, which only bounds a hang);
 * the same command then completes (exit 0), and its results store and its leaderboard/metric CSVs equal the
@@ -155,6 +156,7 @@ class Trial:
     rc: int | None = None
     last_line: str = ""
     finished_first: bool = False
+    startup: bool = False
     orphans: list[int] = field(default_factory=list)
     gone_after: float = 0.0
     resume_rc: int | None = None
@@ -200,14 +202,18 @@ def run_trial(n: int, rng: random.Random, suite: Path, work: Path, ref: dict[str
     trial.rc = proc.returncode
     lines = err.decode(errors="replace").strip().splitlines()
     trial.last_line = lines[-1] if lines else ""
-    if trial.finished_first or (trial.rc == 0 and sig != "KILL"):
+    if not trial.finished_first and sig != "KILL" and trial.rc == -SIGNALS[sig] and not lines:
+        # before ivifbench printed anything: the interpreter was still starting, so the OS default action applied
+        # (a shell shows 128 + N); nothing was written yet
+        trial.startup = True
+    elif trial.finished_first or (trial.rc == 0 and sig != "KILL"):
         trial.finished_first = True
         if trial.rc != 0:
             tail = " | ".join(lines[-3:])
             trial.problems.append(f"exit {trial.rc} without a signal: {tail}")
     elif trial.rc != EXPECTED_RC[sig]:
         trial.problems.append(f"exit {trial.rc}, expected {EXPECTED_RC[sig]}")
-    if not trial.finished_first and sig != "KILL" and not trial.last_line.startswith("interrupted"):
+    if not (trial.finished_first or trial.startup) and sig != "KILL" and not trial.last_line.startswith("interrupted"):
         trial.problems.append(f"last line {trial.last_line!r} is not 'interrupted…'")
     if "Traceback" in err.decode(errors="replace"):
         trial.problems.append("a traceback was printed")
@@ -276,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|---|---|")
         for t in trials:
             last = "(finished before the signal)" if t.finished_first else (t.last_line[:70] or "(none)")
+            last = "(killed in interpreter start-up: default action)" if t.startup else last
             same = "yes" if t.resume_rc == 0 and not t.differs else "NO"
             print(f"| {t.n} | {t.sig} | {t.at} | {t.rc} | {last} | {t.gone_after:.1f}"
                   f"{' (orphans!)' if t.orphans else ''} | exit {t.resume_rc}, {t.resume_seconds:.1f} s | {same} |")  # fmt: skip
