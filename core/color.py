@@ -12,7 +12,9 @@ formulas differ by up to 0.5 grey level in Y and 1.35 in Cr/Cb, enough to move a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import Tensor
@@ -31,9 +33,29 @@ _R2G, _G2G, _B2G = 9798, 19235, 3735
 _CR2R, _CR2G, _CB2G, _CB2B = 22987, -11698, -5636, 29049
 
 
+# Set while one image is fused tile by tile: the whole image's answer, so that every tile converts colour alike.
+_GRID: ContextVar[bool | None] = ContextVar("ivifbench_8bit_grid", default=None)
+
+
 def on_8bit_grid(x: Tensor, tol: float = 1e-3) -> bool:
-    """True when every value of ``x`` (in [0, 1]) is k/255 for an integer k, i.e. it came from an 8-bit file."""
+    """True when every value of ``x`` (in [0, 1]) is k/255 for an integer k, i.e. it came from an 8-bit file.
+
+    Inside :func:`assume_8bit_grid`, its flag instead (a tile of a 16-bit image may happen to lie on the grid).
+    """
+    forced = _GRID.get()
+    if forced is not None:
+        return forced
     return bool(((x * 255 - torch.round(x * 255)).abs() <= tol).all())
+
+
+@contextmanager
+def assume_8bit_grid(flag: bool) -> Iterator[None]:
+    """Make :func:`on_8bit_grid` answer ``flag`` in this context (the answer for the whole image being tiled)."""
+    token = _GRID.set(flag)
+    try:
+        yield
+    finally:
+        _GRID.reset(token)
 
 
 def rgb_to_ycrcb(rgb: Tensor) -> Tensor:

@@ -23,7 +23,8 @@ Role = Literal["ir", "vis", "fused", "any"]
 
 @dataclass(frozen=True)
 class LoadedImage:
-    """An image as float32 H×W×C in [0, 1], with what it was on disk."""
+    """An image as float32 H×W×C in [0, 1] (or, from :func:`read_image` with ``native=True``, the 8-bit file's uint8
+    values), with what it was on disk."""
 
     pixels: np.ndarray
     path: Path
@@ -54,16 +55,18 @@ def _to_array(img: Image.Image, path: Path) -> tuple[np.ndarray, int]:
         arr = np.asarray(img, dtype=np.uint8)
         if arr.ndim == 3 and arr.shape[2] in (2, 4):  # drop alpha
             arr = arr[..., :-1]
-        return arr.astype(np.float32) / 255.0, 8
+        return arr, 8  # uint8; read_image makes it float unless the caller wants the file's values
     raise InputError(f"{path}: unsupported image mode '{mode}'; use 8- or 16-bit grey or RGB")
 
 
-def read_image(path: str | Path, role: Role = "any") -> LoadedImage:
+def read_image(path: str | Path, role: Role = "any", *, native: bool = False) -> LoadedImage:
     """Read and validate one image.
 
     Args:
         path: the file.
         role: ``"ir"`` gives one channel; ``"vis"``/``"fused"``/``"any"`` keep one or three channels.
+        native: keep an 8-bit file's values as uint8 (a quarter of the memory; :func:`as_float` gives exactly the
+            float32 array ``native=False`` would); 16-bit files and colour-stored IR (its luma) are float32 either way.
 
     Raises:
         InputError: the file is missing, truncated, not an image, or has an unsupported depth or mode.
@@ -92,12 +95,23 @@ def read_image(path: str | Path, role: Role = "any") -> LoadedImage:
         arr = arr[..., None]
     channels = arr.shape[2]
     if channels == 3 and role == "ir":
-        arr = rgb_to_luma(arr)[..., None]
+        arr = rgb_to_luma(as_float(arr))[..., None]
     elif channels == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
         arr = np.ascontiguousarray(arr[..., :1])  # grey stored as RGB
     if min(arr.shape[:2]) < 1:
         raise InputError(f"{path}: empty image")
-    return LoadedImage(np.ascontiguousarray(arr, dtype=np.float32), path, depth, channels)
+    if not native:
+        arr = as_float(arr)
+    return LoadedImage(np.ascontiguousarray(arr), path, depth, channels)
+
+
+def as_float(arr: np.ndarray) -> np.ndarray:
+    """uint8 file values → float32 in [0, 1] (k / 255, divided in float32); float32 arrays are returned as they are."""
+    if arr.dtype != np.uint8:
+        return np.asarray(arr, dtype=np.float32)
+    out = arr.astype(np.float32)
+    out /= 255.0  # in place: the same float32 division as ``arr / 255.0`` without a second image-sized copy
+    return out
 
 
 DEFAULT_MAX_PIXELS = 100_000_000  # per image; 100 MP of float32 RGB is 1.2 GB before any method runs
@@ -124,10 +138,10 @@ def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
-def read_pair(ir_path: str | Path, vis_path: str | Path) -> tuple[LoadedImage, LoadedImage]:
-    """Read an IR/visible pair and check that the sizes agree."""
-    ir = read_image(ir_path, "ir")
-    vis = read_image(vis_path, "vis")
+def read_pair(ir_path: str | Path, vis_path: str | Path, *, native: bool = False) -> tuple[LoadedImage, LoadedImage]:
+    """Read an IR/visible pair and check that the sizes agree (``native``: as :func:`read_image`)."""
+    ir = read_image(ir_path, "ir", native=native)
+    vis = read_image(vis_path, "vis", native=native)
     if ir.size != vis.size:
         raise InputError(
             f"{ir.path} is {ir.size[1]}×{ir.size[0]} but {vis.path} is {vis.size[1]}×{vis.size[0]}; "
@@ -136,9 +150,18 @@ def read_pair(ir_path: str | Path, vis_path: str | Path) -> tuple[LoadedImage, L
     return ir, vis
 
 
+_CHUNK = 1 << 21  # elements per step of to_uint8: its float64 temporaries stay ~16 MB whatever the image size
+
+
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
     """[0, 1] float → uint8 with round-half-up, as torchvision's ``save_image`` does."""
-    return np.clip(np.floor(np.asarray(pixels, dtype=np.float64) * 255.0 + 0.5), 0, 255).astype(np.uint8)
+    pixels = np.asarray(pixels)
+    out = np.empty(pixels.shape, dtype=np.uint8)
+    flat_in, flat_out = pixels.reshape(-1), out.reshape(-1)  # reshape copies only non-contiguous input
+    for i in range(0, flat_in.size, _CHUNK):
+        part = flat_in[i : i + _CHUNK].astype(np.float64)
+        flat_out[i : i + _CHUNK] = np.clip(np.floor(part * 255.0 + 0.5), 0, 255)
+    return out
 
 
 def write_png(path: str | Path, pixels: np.ndarray) -> Path:

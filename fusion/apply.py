@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from ivifbench.errors import IvifError
-from ivifbench.imageio import read_pair, write_png
+from ivifbench.fusion.tiling import fuse_tiled, tile_plan
+from ivifbench.imageio import as_float, read_pair, write_png
 from ivifbench.progress import track
 
 if TYPE_CHECKING:  # FusionMethod.produce calls in here
@@ -19,6 +22,7 @@ if TYPE_CHECKING:  # FusionMethod.produce calls in here
 
 
 _PENDING_WRITES = 4
+_PENDING_BYTES = 256 << 20  # and at most this much of fused images waiting for the writer (beyond the newest one)
 
 
 def disk_full(exc: BaseException | None) -> bool:
@@ -45,11 +49,15 @@ def fuse_pairs(
     batch_size: int = 1,
     progress: bool = True,
     skip_existing: bool = False,
+    tile_threshold: int | None = None,
+    tile_size: int | None = None,
 ) -> FuseReport:
     """Fuse ``(id, ir_path, vis_path)`` pairs into ``out_dir/<id>.png``.
 
-    Consecutive pairs of one size and channel count are batched (up to ``batch_size``). A pair that cannot be read, or
-    a batch the method fails on, is recorded in the report and the others carry on.
+    Consecutive pairs of one size and channel count are batched (up to ``batch_size``). A pair of more than
+    ``tile_threshold`` pixels (default :func:`~ivifbench.fusion.tiling.tile_threshold`) is fused alone, in tiles of
+    ``tile_size`` when its method declares a :meth:`~ivifbench.fusion.base.FusionMethod.tile_halo`. A pair that
+    cannot be read, or a batch the method fails on, is recorded in the report and the others carry on.
     """
     import time
 
@@ -73,6 +81,22 @@ def fuse_pairs(
                 raise exc  # type: ignore[misc]
             checked += 1
 
+    pending: deque[tuple[Future[Path], int]] = deque()
+
+    def submit(pid: str, img: np.ndarray) -> None:
+        # PNG encoding (zlib, GIL released) overlaps the next batch's reading and fusing
+        fut = writer.submit(write_png, out_dir / f"{pid}.png", img)
+        writes.append((pid, fut))
+        pending.append((fut, img.nbytes))
+        # bounded: fused images wait in memory for the writer, a few small ones or one large one
+        while len(pending) > 1 and (
+            len(pending) > _PENDING_WRITES or sum(n for _, n in list(pending)[:-1]) > _PENDING_BYTES
+        ):
+            wait([pending.popleft()[0]])
+
+    def failure(exc: Exception) -> str:
+        return f"{type(exc).__name__}: {exc}" if not isinstance(exc, IvifError) else str(exc)
+
     def flush() -> None:
         if not batch:
             return
@@ -80,26 +104,33 @@ def fuse_pairs(
         try:
             fused = method(torch.stack([b[1] for b in batch]), torch.stack([b[2] for b in batch]))
         except Exception as exc:  # a method's failure is recorded per pair; the pass carries on
-            reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, IvifError) else str(exc)
-            report.failed.update(dict.fromkeys(ids, reason))
+            report.failed.update(dict.fromkeys(ids, failure(exc)))
         else:
             images = fused.permute(0, 2, 3, 1).float().cpu().numpy()
             for pid, img in zip(ids, images, strict=True):
-                # PNG encoding (zlib, GIL released) overlaps the next batch's reading and fusing
-                writes.append((pid, writer.submit(write_png, out_dir / f"{pid}.png", img)))
-                if len(writes) > _PENDING_WRITES:  # bounded: fused images wait in memory for the writer
-                    wait([writes[-_PENDING_WRITES - 1][1]])
+                submit(pid, img)
         batch.clear()
 
     for pid, ir_path, vis_path in track(todo, len(todo), f"fuse {method.info.name}", enabled=progress):
         stop_if_disk_full()
         try:
-            ir, vis = read_pair(ir_path, vis_path)
+            ir, vis = read_pair(ir_path, vis_path, native=True)  # 8-bit files stay uint8 until fused
         except IvifError as exc:
             report.failed[pid] = str(exc)
             continue
-        t_ir = torch.from_numpy(ir.pixels).permute(2, 0, 1)
-        t_vis = torch.from_numpy(vis.pixels).permute(2, 0, 1)
+        tiles = tile_plan(method, *ir.size, threshold=tile_threshold, size=tile_size)
+        if tiles is not None:
+            flush()
+            try:
+                fused_u8 = fuse_tiled(method, ir.pixels, vis.pixels, *tiles)
+            except Exception as exc:  # as for a batch: this pair fails, the pass carries on
+                report.failed[pid] = failure(exc)
+            else:
+                submit(pid, fused_u8)
+            del ir, vis
+            continue
+        t_ir = torch.from_numpy(as_float(ir.pixels)).permute(2, 0, 1)
+        t_vis = torch.from_numpy(as_float(vis.pixels)).permute(2, 0, 1)
         if batch and (batch[0][2].shape != t_vis.shape or len(batch) >= batch_size):
             flush()
         batch.append((pid, t_ir, t_vis))

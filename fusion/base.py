@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from ivifbench.fusion.fused import FusedSet
+    from ivifbench.fusion.tiling import Halo
 
 ColourMode = Literal["luminance", "native"]
 
@@ -85,6 +86,14 @@ class FusionMethod:
     def fuse(self, ir: Tensor, vis: Tensor) -> Tensor:
         """(B×1×H×W IR, B×C×H×W visible) → B×C×H×W fused, in [0, 1]."""
         return fuse_luminance(self.fuse_grey, ir, vis)
+
+    def tile_halo(self, height: int, width: int) -> Halo | None:
+        """How an H×W pair may be fused in tiles (:mod:`ivifbench.fusion.tiling`), or None: only whole.
+
+        A method whose output at a pixel depends only on inputs within some radius returns that radius (and the
+        alignment its decimations need), so that large images are fused with memory bounded by the tile size.
+        """
+        return None
 
     def __call__(self, ir: Tensor, vis: Tensor) -> Tensor:
         """Run :meth:`fuse` and check the result against the contract."""

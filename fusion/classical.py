@@ -17,6 +17,7 @@ from torch import Tensor
 from ivifbench.fusion.base import FusionMethod, MethodInfo
 from ivifbench.fusion.filters import box_filter, gaussian_kernel1d, guided_filter, laplacian, separable_filter
 from ivifbench.fusion.params import MethodParams, NoParams
+from ivifbench.fusion.tiling import Halo
 
 
 class AverageFusion(FusionMethod):
@@ -27,6 +28,9 @@ class AverageFusion(FusionMethod):
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         return 0.5 * (ir + y)
+
+    def tile_halo(self, height: int, width: int) -> Halo:
+        return Halo(0)  # pixel-wise
 
 
 class MaxAbsFusion(FusionMethod):
@@ -39,6 +43,9 @@ class MaxAbsFusion(FusionMethod):
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         return torch.where(ir.abs() >= y.abs(), ir, y)
+
+    def tile_halo(self, height: int, width: int) -> Halo:
+        return Halo(0)  # pixel-wise
 
 
 class WeightedParams(MethodParams):
@@ -74,6 +81,12 @@ class WeightedFusion(FusionMethod):
         w = s_ir / (s_ir + s_y)
         return w * ir + (1 - w) * y
 
+    def tile_halo(self, height: int, width: int) -> Halo:
+        if self.config.w is not None:
+            return Halo(0)
+        # Laplacian (radius 1), then the Gaussian of radius ceil(3σ)
+        return Halo(1 + len(gaussian_kernel1d(self.config.sigma)) // 2)
+
 
 _BINOMIAL5 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 
@@ -106,6 +119,21 @@ class LaplacianPyramidFusion(FusionMethod):
         description="Laplacian-pyramid fusion: max-abs details, averaged base.",
     )
     Params = LaplacianParams
+
+    def depth(self, height: int, width: int) -> int:
+        """Levels the pyramid reaches on an H×W image (fewer than ``levels`` where it gets too small)."""
+        n, depth = min(height, width), 0
+        while depth < self.config.levels and n >= 4:
+            n, depth = (n + 1) // 2, depth + 1
+        return depth
+
+    def tile_halo(self, height: int, width: int) -> Halo | None:
+        depth = self.depth(height, width)
+        if depth < self.config.levels:  # a tile could reach another depth than the whole image
+            return None
+        # Each level's 5-tap binomial reaches 2 samples at its scale, down and up again: about 2^(L+2) pixels in all;
+        # origins on multiples of 2^L keep every level's sampling phase.
+        return Halo(5 * 2**depth, align=2**depth, tile=1536)
 
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         levels = self.config.levels
@@ -175,6 +203,14 @@ class DWTFusion(FusionMethod):
         out = pywt.waverec2(fused, wavelet, mode=mode, axes=(-2, -1))[..., :h, :w]
         return torch.from_numpy(np.ascontiguousarray(out)).to(ir)
 
+    def tile_halo(self, height: int, width: int) -> Halo | None:
+        wavelet = pywt.Wavelet(self.config.wavelet)
+        levels = min(self.config.levels, pywt.dwtn_max_level((height, width), wavelet))
+        if self.config.mode in ("periodic", "periodization") or levels < self.config.levels:
+            return None  # periodic extensions wrap around the image; a smaller image would get fewer levels
+        # analysis then synthesis, each reaching (2^L − 1)(N − 1) pixels for a filter of length N
+        return Halo(2 * 2**levels * wavelet.dec_len, align=2**levels)
+
 
 class GFFParams(MethodParams):
     r1: int = Field(45, ge=1, le=512, description="guided-filter radius for the base weights")
@@ -217,3 +253,8 @@ class GuidedFilterFusion(FusionMethod):
 
         fused = (_normalise(w_base) * base).sum(1, keepdim=True) + (_normalise(w_detail) * detail).sum(1, keepdim=True)
         return fused.to(ir.dtype)
+
+    def tile_halo(self, height: int, width: int) -> Halo:
+        c = self.config
+        # saliency: Laplacian (1) + Gaussian (5); each guided filter box-filters twice; the base is one box filter
+        return Halo(max(c.base_radius, 2 * max(c.r1, c.r2) + 6) + 1, tile=1024)  # float64, ~30 planes

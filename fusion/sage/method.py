@@ -14,6 +14,7 @@ from ivifbench.fusion.base import FusionMethod, MethodError, MethodInfo
 from ivifbench.fusion.params import MethodParams
 from ivifbench.fusion.sage.checkpoint import OFFICIAL_REPO, load_strict
 from ivifbench.fusion.sage.student import SageStudent
+from ivifbench.fusion.tiling import Halo
 
 # Smallest side the student takes: it pools twice by 2.
 MIN_SIZE = 4
@@ -78,3 +79,11 @@ class SageFusion(FusionMethod):
     def fuse_grey(self, ir: Tensor, y: Tensor) -> Tensor:
         # Unclamped, as the release recombines it with the chroma (only the saved RGB is clamped).
         return self._student(y, ir)
+
+    def tile_halo(self, height: int, width: int) -> Halo | None:
+        # Local (3×3 convolutions, two 2× poolings, eval-mode BatchNorm): a receptive radius of about 40 pixels. Only
+        # sides divisible by 4 upsample by exactly 2 everywhere; other sizes upsample by a ratio set by the whole
+        # image, which a tile cannot reproduce, so they are fused whole.
+        if height % 4 or width % 4:
+            return None
+        return Halo(64, align=4, tile=512)  # 32-channel feature maps: ~0.6 GB per tile of 512²
