@@ -1,8 +1,9 @@
 """Windows and filters shared by the metrics, written to reproduce MATLAB's arithmetic where the toolkits rely on it.
 
 Everything works on B×C×H×W (or B×S×C×H×W) tensors and keeps their dtype and device. Gaussian filtering is separable
-and direct (SciPy's C loops for CPU float64, torch shifted sums elsewhere), never FFT: VIF and SSIM threshold near-zero
-local variances, and FFT round-off flips those tests.
+and direct (for CPU float64: a compiled kernel with SciPy's arithmetic for 'valid' windows, SciPy's C loops for the
+others; torch shifted sums elsewhere), never FFT: VIF and SSIM threshold near-zero local variances, and FFT round-off
+flips those tests.
 """
 
 from __future__ import annotations
@@ -89,10 +90,22 @@ def correlate1d_same(x: Tensor, taps: Tensor, dim: int, mode: str = "zeros") -> 
     return out.reshape(x.shape)
 
 
-def separable_valid(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = None) -> Tensor:
-    """MATLAB ``filter2(u·vᵀ, x, 'valid')`` for a separable window: ``u`` along H, ``v`` along W."""
+def separable_valid(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = None, *, step: int = 1) -> Tensor:
+    """MATLAB ``filter2(u·vᵀ, x, 'valid')`` for a separable window: ``u`` along H, ``v`` along W; with ``step`` > 1,
+    only every ``step``-th row and column of the result (``[..., ::step, ::step]``), which is all that is computed."""
     taps_cols = taps_rows if taps_cols is None else taps_cols
-    return correlate1d_valid(correlate1d_valid(x, taps_rows, -2), taps_cols, -1)
+    h, w = x.shape[-2:]
+    if _use_scipy(x) and h >= taps_rows.numel() and w >= taps_cols.numel():
+        from ivifbench.metrics.separable import separable_valid_cpu
+
+        flat = x.detach().reshape(-1, h, w).numpy()
+        out = separable_valid_cpu(flat, taps_rows.cpu().numpy(), taps_cols.cpu().numpy(), step)
+        return torch.from_numpy(out).reshape(*x.shape[:-2], *out.shape[-2:])
+    out = correlate1d_valid(x, taps_rows, -2)
+    if step > 1:
+        out = out[..., ::step, :]
+    out = correlate1d_valid(out, taps_cols, -1)
+    return out[..., ::step] if step > 1 else out
 
 
 def separable_same(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = None, mode: str = "zeros") -> Tensor:

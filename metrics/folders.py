@@ -29,9 +29,10 @@ def read_raw(path: str | Path) -> np.ndarray:
 
     8-bit files give the exact integers on disk; 16-bit files are rescaled to 0..255 (not integer-valued).
     """
-    img = read_image(path, "any")
-    raw = img.pixels.astype(np.float64) * 255.0
-    return np.rint(raw) if img.bit_depth == 8 else raw
+    img = read_image(path, "any", native=True)
+    if img.pixels.dtype == np.uint8:  # the 8-bit file's values: one conversion (no scaling, rescaling, rounding)
+        return img.pixels.astype(np.float64)
+    return img.pixels.astype(np.float64) * 255.0
 
 
 def _triples(ir_dir: str | Path, vis_dir: str | Path, fused_dir: str | Path) -> list[tuple[str, Path, Path, Path]]:

@@ -11,6 +11,7 @@ import math
 import torch
 from torch import Tensor
 
+from ivifbench.metrics import filters
 from ivifbench.metrics.filters import matlab_gradient, plane_mean, sobel_pair
 from ivifbench.metrics.shared import shared
 
@@ -73,13 +74,20 @@ def _sobel_zeros(x: Tensor) -> tuple[Tensor, Tensor]:
 
 def _qabf_edges(x: Tensor) -> tuple[Tensor, Tensor]:
     """Strength g and orientation α of every pixel: true convolutions with zero padding (border edges count), atan."""
-    gx, gy = _sobel_zeros(x)
-    sx, sy = -gx, gy  # conv2 with [−1 0 1; −2 0 2; −1 0 1] and [1 2 1; 0 0 0; −1 −2 −1]: signs matter at Sx == 0
-    g = (sx * sx).add_(sy * sy).sqrt_()
     # atan(Sy/Sx), π/2 where Sx == 0. Computed as atan2(Sy·sign(Sx), |Sx|), the same angle in (−π/2, π/2) (to 2e-16)
     # at half the cost of a division plus atan; the Sx == 0 pixels (atan2(0, 0) = 0 there) are then overwritten.
-    alpha = torch.atan2(sy * sx.sign(), sx.abs()).masked_fill_(sx == 0, math.pi / 2)
-    return g, alpha
+    if filters.BACKEND == "auto" and x.device.type == "cpu" and x.dtype == torch.float64 and not x.requires_grad:
+        from ivifbench.metrics.qabf_kernel import sobel_parts  # one compiled pass, the same arithmetic
+
+        parts = sobel_parts(x.detach().reshape(-1, *x.shape[-2:]).numpy())
+        g, num, den = (torch.from_numpy(t).reshape(x.shape) for t in parts)
+        g = g.sqrt_()
+    else:
+        gx, gy = _sobel_zeros(x)
+        sx, sy = -gx, gy  # conv2 with [−1 0 1; −2 0 2; −1 0 1] and [1 2 1; 0 0 0; −1 −2 −1]: signs matter at Sx == 0
+        g = (sx * sx).add_(sy * sy).sqrt_()
+        num, den = sy * sx.sign(), sx.abs()
+    return g, torch.atan2(num, den).masked_fill_(den == 0, math.pi / 2)
 
 
 def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, scale: float = 1.0) -> Tensor:
@@ -99,17 +107,32 @@ def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, sca
     g, alpha = _qabf_edges(torch.cat((fused, ir, vis), 1) * scale)
     g_f, g_a, g_b = g.split(c, 1)
     a_f, a_a, a_b = alpha.split(c, 1)
+    # the sigmoid arguments 15(G − 0.5) and 22(A − 0.8) per source; Tg/(1 + e^{kg(G−Dg)}) = Tg·sigmoid(−kg(G−Dg))
+    if filters.BACKEND == "auto" and g.device.type == "cpu" and g.dtype == torch.float64 and not g.requires_grad:
+        from ivifbench.metrics.qabf_kernel import sigmoid_args  # both sources in one compiled pass, same arithmetic
 
-    def q(g_s: Tensor, a_s: Tensor) -> Tensor:
-        tie = g_f if not fix_equal else torch.ones_like(g_f)
-        ratio = torch.where(g_s == g_f, tie, torch.minimum(g_s, g_f).div_(torch.maximum(g_s, g_f)))
-        ang = (a_s - a_f).abs_().div_(-math.pi / 2).add_(1)
-        # Tg/(1 + e^{kg(G−Dg)}) = Tg·sigmoid(−kg(G−Dg)); one fused op instead of three (same value to round-off)
-        return torch.sigmoid(ratio.sub_(0.5).mul_(15)).mul_(torch.sigmoid(ang.sub_(0.8).mul_(22))).mul_(0.9994 * 0.9879)
+        b = g.shape[0]
+        z = torch.from_numpy(sigmoid_args(g.reshape(b, 3, -1).numpy(), alpha.reshape(b, 3, -1).numpy(), fix_equal))
+        z_ga, z_aa, z_gb, z_ab = (t.reshape(g_f.shape) for t in z)
+    else:
+        z_ga, z_aa = _sigmoid_args(g_a, a_a, g_f, a_f, fix_equal)
+        z_gb, z_ab = _sigmoid_args(g_b, a_b, g_f, a_f, fix_equal)
 
-    num = (q(g_a, a_a) * g_a + q(g_b, a_b) * g_b).sum((-2, -1))
+    def q(z_g: Tensor, z_a: Tensor) -> Tensor:  # one fused op per sigmoid instead of three (same value to round-off)
+        return torch.sigmoid(z_g).mul_(torch.sigmoid(z_a)).mul_(0.9994 * 0.9879)
+
+    num = (q(z_ga, z_aa) * g_a + q(z_gb, z_ab) * g_b).sum((-2, -1))
     den = (g_a + g_b).sum((-2, -1))
     return torch.where(den > 0, num / torch.where(den > 0, den, 1), torch.zeros_like(num)).mean(1)
+
+
+def _sigmoid_args(g_s: Tensor, a_s: Tensor, g_f: Tensor, a_f: Tensor, fix_equal: bool) -> tuple[Tensor, Tensor]:
+    """15(G − 0.5) and 22(A − 0.8) of :func:`qabf`: G = g_F where g_S == g_F (1 with ``fix_equal``), else min/max;
+    A = 1 − |α_S − α_F|/(π/2)."""
+    tie = g_f if not fix_equal else torch.ones_like(g_f)
+    ratio = torch.where(g_s == g_f, tie, torch.minimum(g_s, g_f).div_(torch.maximum(g_s, g_f)))
+    ang = (a_s - a_f).abs_().div_(-math.pi / 2).add_(1)
+    return ratio.sub_(0.5).mul_(15), ang.sub_(0.8).mul_(22)
 
 
 def _nabf_maps(fused: Tensor, ir: Tensor, vis: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -83,16 +82,16 @@ def _box7_float32(x: Tensor) -> Tensor:
     """SciPy ``uniform_filter(size=7)`` on a float32 image, cropped by 3 px: exact double sums / 7, stored as float32
     after each axis (rows first), as SciPy does for float32 arrays. Returns float32.
 
-    On a CPU this is SciPy's own ``uniform_filter1d`` (what scikit-image calls). Elsewhere, shifted-slice sums in
-    double give the same bits: the sums are exact whatever their order (seven float32 values here span < 2^46, far
-    inside double's 53 bits).
+    On a CPU a compiled kernel computes it (:func:`~ivifbench.metrics.separable.box_mean_valid_float32`); elsewhere,
+    shifted-slice sums in double. Both give the bits of SciPy's own ``uniform_filter1d`` (what scikit-image calls): the
+    sums are exact whatever their order (seven float32 values here span < 2^46, far inside double's 53 bits).
     """
     if filters.BACKEND == "auto" and x.device.type == "cpu" and not x.requires_grad:
-        from scipy.ndimage import uniform_filter1d
+        from ivifbench.metrics.separable import box_mean_valid_float32
 
-        a = x.detach().numpy()
-        rows = uniform_filter1d(a, 7, axis=-2, output=np.empty_like(a))[..., 3:-3, :]
-        return torch.from_numpy(uniform_filter1d(rows, 7, axis=-1, output=np.empty_like(rows))[..., 3:-3])
+        h, w = x.shape[-2:]
+        out = box_mean_valid_float32(x.detach().reshape(-1, h, w).numpy(), 7)
+        return torch.from_numpy(out).reshape(*x.shape[:-2], h - 6, w - 6)
     rows = (_sum7_valid(x.to(torch.float64), -2) / 7).to(torch.float32)
     return (_sum7_valid(rows.to(torch.float64), -1) / 7).to(torch.float32)
 
@@ -113,16 +112,22 @@ def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
     # one filtering call for every window statistic: x, x², then y, y², xy for each source
     stack = torch.cat((x32[None], (x32 * x32)[None], y32, y32 * y32, x32[None] * y32), 0)
     boxed = _box7_float32(stack)
-    ux, uxx = boxed[0], boxed[1]
-    uy, uyy, uxy = boxed[2 : 2 + s], boxed[2 + s : 2 + 2 * s], boxed[2 + 2 * s :]
     cov_norm = 49 / 48
-    vx = cov_norm * (uxx - ux * ux)
-    vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
     c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
-    a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
-    b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
-    m = (a1 * a2) / (b1 * b2)
+    if filters.BACKEND == "auto" and boxed.device.type == "cpu" and not boxed.requires_grad:
+        from ivifbench.metrics.ssim_kernel import ssim_map_float32  # one compiled pass, the same float32 arithmetic
+
+        flat = boxed.detach().reshape(boxed.shape[0], -1).numpy()
+        m = torch.from_numpy(ssim_map_float32(flat, s, cov_norm, c1, c2)).reshape(s, *boxed.shape[1:])
+    else:
+        ux, uxx = boxed[0], boxed[1]
+        uy, uyy, uxy = boxed[2 : 2 + s], boxed[2 + s : 2 + 2 * s], boxed[2 + 2 * s :]
+        vx = cov_norm * (uxx - ux * ux)
+        vy = cov_norm * (uyy - uy * uy)
+        vxy = cov_norm * (uxy - ux * uy)
+        a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
+        b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
+        m = (a1 * a2) / (b1 * b2)
     out = m.to(torch.float64).mean((-2, -1))
     return out if y.ndim == x.ndim + 1 else out[0]
 
