@@ -99,8 +99,8 @@ def separable_valid(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = Non
         from ivifbench.metrics.separable import separable_valid_cpu
 
         flat = x.detach().reshape(-1, h, w).numpy()
-        out = separable_valid_cpu(flat, taps_rows.cpu().numpy(), taps_cols.cpu().numpy(), step)
-        return torch.from_numpy(out).reshape(*x.shape[:-2], *out.shape[-2:])
+        arr = separable_valid_cpu(flat, taps_rows.cpu().numpy(), taps_cols.cpu().numpy(), step)
+        return torch.from_numpy(arr).reshape(*x.shape[:-2], *arr.shape[-2:])
     out = correlate1d_valid(x, taps_rows, -2)
     if step > 1:
         out = out[..., ::step, :]

@@ -109,7 +109,8 @@ def mutual_information(
         from ivifbench.metrics.histogram_kernel import mi_counts  # every histogram in one compiled pass
 
         b, c = fused.shape[:2]
-        marg, joint = mi_counts(*(t.detach().reshape(b * c, -1).numpy() for t in (fused, ir, vis)), tang_quirk)
+        planes = [t.detach().reshape(b * c, -1).numpy() for t in (fused, ir, vis)]
+        marg, joint = mi_counts(planes[0], planes[1], planes[2], tang_quirk)
         # one entropy call per histogram, shaped as below: the same reductions, so the same bits
         h_f, h_a, h_b = (_entropy_of_counts(torch.from_numpy(m).reshape(b, c, 256).double(), base, (-1,)) for m in marg)
         h_af, h_bf = (
