@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ivifbench.color import assume_8bit_grid
 from ivifbench.errors import IvifError
 from ivifbench.fusion.tiling import fuse_tiled, tile_plan
 from ivifbench.imageio import as_float, read_pair, write_png
@@ -30,6 +32,17 @@ def disk_full(exc: BaseException | None) -> bool:
     import errno
 
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header without decoding it; (0, 0) when unreadable (reading reports it)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception:  # any failure here is reported, one line, when the pair is read
+        return (0, 0)
 
 
 @dataclass
@@ -54,7 +67,8 @@ def fuse_pairs(
 ) -> FuseReport:
     """Fuse ``(id, ir_path, vis_path)`` pairs into ``out_dir/<id>.png``.
 
-    Consecutive pairs of one size and channel count are batched (up to ``batch_size``). A pair of more than
+    Pairs of one size and channel count are batched (up to ``batch_size``; with ``batch_size`` > 1 the list is first
+    grouped by image size, read from the files' headers). A pair of more than
     ``tile_threshold`` pixels (default :func:`~ivifbench.fusion.tiling.tile_threshold`) is fused alone, in tiles of
     ``tile_size`` when its method declares a :meth:`~ivifbench.fusion.base.FusionMethod.tile_halo`. A pair that
     cannot be read, or a batch the method fails on, is recorded in the report and the others carry on.
@@ -66,7 +80,10 @@ def fuse_pairs(
     report = FuseReport()
     start = time.perf_counter()
     todo = [p for p in pairs if not (skip_existing and (out_dir / f"{p[0]}.png").is_file())]
-    batch: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+    order = {p[0]: i for i, p in enumerate(todo)}
+    if batch_size > 1:  # pairs of one size side by side across the whole list, so that batches fill up
+        todo.sort(key=lambda p: _header_size(p[2]))
+    batch: list[tuple[str, torch.Tensor, torch.Tensor, bool]] = []  # (id, ir, vis, visible read from an 8-bit file)
     writer = ThreadPoolExecutor(1, thread_name_prefix="ivifbench-png")
     writes: list[tuple[str, Future[Path]]] = []
     checked = 0  # writes known to have succeeded (the writer finishes them in order)
@@ -101,8 +118,11 @@ def fuse_pairs(
         if not batch:
             return
         ids = [b[0] for b in batch]
+        # 8-bit files are on the 8-bit grid by construction: skip the colour path's six passes that would check it
+        grid: AbstractContextManager[None] = assume_8bit_grid(True) if all(b[3] for b in batch) else nullcontext()
         try:
-            fused = method(torch.stack([b[1] for b in batch]), torch.stack([b[2] for b in batch]))
+            with grid:
+                fused = method(torch.stack([b[1] for b in batch]), torch.stack([b[2] for b in batch]))
         except Exception as exc:  # a method's failure is recorded per pair; the pass carries on
             report.failed.update(dict.fromkeys(ids, failure(exc)))
         else:
@@ -133,7 +153,7 @@ def fuse_pairs(
         t_vis = torch.from_numpy(as_float(vis.pixels)).permute(2, 0, 1)
         if batch and (batch[0][2].shape != t_vis.shape or len(batch) >= batch_size):
             flush()
-        batch.append((pid, t_ir, t_vis))
+        batch.append((pid, t_ir, t_vis, vis.pixels.dtype == np.uint8))
     flush()
     writer.shutdown(wait=True)
     stop_if_disk_full()
@@ -144,5 +164,6 @@ def fuse_pairs(
             report.failed[pid] = f"cannot write {out_dir / f'{pid}.png'}: {exc}"
         else:
             report.written.append(pid)
+    report.written.sort(key=order.__getitem__)  # the caller's order, whatever order the batches ran in
     report.seconds = time.perf_counter() - start
     return report
