@@ -8,7 +8,7 @@ and per channel for the ``vifb`` rows). Values are 0..255 integers, as every too
 
 Tolerance: ``rtol 1e-12``. The library and the engine do the same arithmetic in another order (histogram bins summed
 otherwise, a 2-D Gaussian against two 1-D passes), so only round-off may differ; the largest relative difference
-measured is 1.8e-15 (MI, TNO 05). ``cddfuse``'s SSIM is scikit-image's own float32 arithmetic and matches exactly.
+measured is 1.8e-15 (MI, TNO 05). ``cddfuse``'s SSIM is scikit-image's own float32 arithmetic (1e-16 apart).
 
 Where a library does NOT compute a convention's definition, nothing is forced; measured on TNO 08 (DenseFuse):
 
