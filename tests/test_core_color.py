@@ -42,6 +42,10 @@ def test_8bit_path_is_bit_exact_with_opencv_on_all_corner_colours():
     np.testing.assert_array_equal(np.round(ours).astype(np.uint8), ref)
     y, chroma = luminance_and_chroma(t)  # 8-bit data takes the exact path
     torch.testing.assert_close(torch.cat((y, chroma), 1), rgb_to_ycrcb_8bit(t))
+    from ivifbench.color import _rgb_to_ycrcb_8bit_int  # the arithmetic used off the CPU
+
+    assert torch.equal(_rgb_to_ycrcb_8bit_int(t), rgb_to_ycrcb_8bit(t))
+    assert torch.equal(_rgb_to_ycrcb_8bit_int(t.double()), rgb_to_ycrcb_8bit(t.double()))
 
 
 def test_8bit_inverse_is_bit_exact_with_opencv():
