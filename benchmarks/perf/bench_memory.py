@@ -23,6 +23,7 @@ import argparse
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
     args = ap.parse_args()
     sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the temporary folder is removed
     exe = [sys.executable, "-m", "ivifbench.cli"]
     tmp = Path(tempfile.mkdtemp(prefix="ivifbench-bench-memory-"))
     rows: list[tuple[str, float, float, int, int]] = []
