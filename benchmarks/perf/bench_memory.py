@@ -4,8 +4,9 @@ For each size it writes one synthetic 8-bit pair (grey IR, RGB visible: smooth s
 noise) into a temporary folder, runs ``ivifbench fuse --method METHOD`` on it, then ``ivifbench score`` (default
 metric set) on the fused image, each as its own process, one after the other. For each process it prints:
 
-- peak RSS: the largest resident set of the process or of any one of its descendants (``wait4``'s ``ru_maxrss``,
-  which is what ``resource.getrusage(RUSAGE_CHILDREN)`` reports);
+- peak RSS: the largest resident set of the process or of any one of its descendants (their VmHWM, read from /proc
+  every 50 ms; ``wait4``'s ``ru_maxrss``, which ``resource.getrusage(RUSAGE_CHILDREN)`` reports, would also count
+  the pages the child shares with this process until it executes the command);
 - tree peak: the largest sum of RSS over the process and its live descendants, sampled every 50 ms from /proc
   (what the machine has to hold when a command runs workers);
 - both per megapixel, and wall time per megapixel.
@@ -55,23 +56,24 @@ def make_pair(folder: Path, side: int, seed: int = 0) -> None:
         Image.fromarray(arr).save(folder / sub / "p.png", compress_level=1)
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """RSS of ``pid`` and its live descendants, KiB (0 once it is gone)."""
-    total, todo = 0, [pid]
+def _tree_rss_kib(pid: int) -> tuple[int, int]:
+    """(sum of VmRSS, largest VmHWM) over ``pid`` and its live descendants, KiB (0, 0 once it is gone)."""
+    total, hwm, todo = 0, 0, [pid]
     while todo:
         p = todo.pop()
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("VmHWM:"):
+                        hwm = max(hwm, int(line.split()[1]))
+                    elif line.startswith("VmRSS:"):
                         total += int(line.split()[1])
-                        break
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return total, hwm
 
 
 def run_measured(cmd: list[str], log: Path) -> tuple[float, int, int]:
@@ -79,12 +81,13 @@ def run_measured(cmd: list[str], log: Path) -> tuple[float, int, int]:
     with open(log, "w") as out:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        tree_peak = [0]
+        tree_peak, hwm_peak = [0], [0]
         done = threading.Event()
 
         def poll() -> None:
             while not done.is_set():
-                tree_peak[0] = max(tree_peak[0], _tree_rss_kib(proc.pid))
+                tree, hwm = _tree_rss_kib(proc.pid)
+                tree_peak[0], hwm_peak[0] = max(tree_peak[0], tree), max(hwm_peak[0], hwm)
                 done.wait(0.05)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -96,7 +99,9 @@ def run_measured(cmd: list[str], log: Path) -> tuple[float, int, int]:
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} … failed ({proc.returncode}):\n{log.read_text()[-2000:]}")
-    return wall, int(usage.ru_maxrss), tree_peak[0]
+    # ru_maxrss also counts the pages a child shares with this process between fork and exec; VmHWM, read while it
+    # runs, is the executed program's own high-water mark (monotonic, so only the last 50 ms can escape it)
+    return wall, hwm_peak[0] or int(usage.ru_maxrss), tree_peak[0]
 
 
 def main() -> None:
