@@ -295,6 +295,11 @@ def real_folder(args: argparse.Namespace) -> None:
     for which, label in ((0, "wall"), (1, "CPU ")):
         ours_m, ref_m = marginal("ivifbench", which), marginal("reference", which)
         one = statistics.median(t[which] for t in times[("ivifbench", 1)])
+        if ours_m <= 0 or ref_m <= 0:  # start-up noise (a loaded machine) larger than the N − 1 images' scoring time
+            print(
+                f"{label}: not resolved: the {n}-image process took no longer than the 1-image one; use more --images/--runs"
+            )
+            continue
         print(
             f"{label}: ivifbench {ours_m * 1000:.0f} ms/image (1-image process {one:.2f} s), "
             f"reference {ref_m * 1000:.0f} ms/image -> {ref_m / ours_m:.1f}x"
