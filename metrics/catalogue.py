@@ -9,6 +9,7 @@ from typing import Any
 
 from ivifbench.metrics import fmi, gradient, information, perceptual, phase, statistics, structural, visual_fidelity
 from ivifbench.metrics.spec import MetricSpec
+from ivifbench.metrics.strip_rules import TILINGS
 from ivifbench.registry import Registry
 
 INF = math.inf
@@ -362,7 +363,10 @@ _DECIMALS = {"EN": 3, "SD": 2, "SF": 2, "AG": 3, "EI": 2, "MI": 3, "NMI": 3, "CE
              "SCD": 3, "VIF": 3, "Qabf": 3, "Nabf": 4, "Nabf_petrovic": 4, "SSIM": 3, "MS_SSIM": 3, "Qy": 3, "Qc": 3,
              "Qw": 3, "Qcb": 3, "Qcv": 1, "FMI_pixel": 3, "FMI_dct": 3, "FMI_w": 3, "VIFF": 3, "MEF_SSIM": 3,
              "Qp": 3}  # fmt: skip
-_SPECS = tuple(dataclasses.replace(s, decimals=_DECIMALS.get(s.name, s.decimals)) for s in _SPECS)
+_SPECS = tuple(
+    dataclasses.replace(s, decimals=_DECIMALS.get(s.name, s.decimals), tiling=TILINGS.get(s.name, s.tiling))
+    for s in _SPECS
+)
 ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
 """The built-in metrics in presentation order (plugins follow, sorted)."""
 

@@ -80,6 +80,32 @@ for the allocator to reuse freed memory instead of mapping (and page-faulting) f
 made a batch of 8 at 480×640 ~1.6× slower per image than batches of 2. ``0`` disables the chunking."""
 
 
+STRIP_MIN_PIXELS = 4 * CPU_CHUNK_PIXELS
+"""On a CPU, an image with more pixels than this (H·W) is scored in horizontal strips of about
+:data:`CPU_CHUNK_PIXELS` pixels (:mod:`ivifbench.metrics.strips`), kept in its input dtype until a strip is converted,
+so memory follows the strip size, not the image size; values agree with the whole-image computation to round-off.
+Smaller images are scored whole, as always. ``0`` disables the strips."""
+
+
+def _use_strips(x: Tensor) -> bool:
+    return x.device.type == "cpu" and 0 < STRIP_MIN_PIXELS < x.shape[-2] * x.shape[-1]
+
+
+def _score_strips(names: list[str], f: Tensor, a: Tensor, b: Tensor, convention: str) -> dict[str, Tensor]:
+    """Each image of the batch in strips, one image at a time (raw inputs, prepared strip by strip)."""
+    from ivifbench.metrics.strips import PlaneSource, score_strips
+
+    specs = [METRICS.get(name) for name in names]
+    conv = CONVENTIONS.get(convention)
+    if f.device.type == "cpu":
+        tune_malloc()
+    results = [
+        score_strips(specs, PlaneSource(f[i : i + 1], a[i : i + 1], b[i : i + 1], conv), convention, CPU_CHUNK_PIXELS)
+        for i in range(f.shape[0])
+    ]
+    return {name: torch.cat([r[name] for r in results]) for name in names}
+
+
 def _chunks(x: Tensor) -> list[slice]:
     n = x.shape[0]
     if x.device.type != "cpu" or CPU_CHUNK_PIXELS <= 0:
@@ -143,10 +169,13 @@ def compute(
     """
     names = resolve_metrics(metrics, convention)
     _check_inputs(fused, ir, vis)
-    conv = CONVENTIONS.get(convention)
-    f, a, b = (t.to(torch.float64) for t in (fused, ir, vis))
-    f, a, b = conv.prepare(f, a, b)
-    out = _score_chunks(names, f, a, b, convention)
+    if _use_strips(fused):
+        out = _score_strips(names, fused, ir, vis, convention)
+    else:
+        conv = CONVENTIONS.get(convention)
+        f, a, b = (t.to(torch.float64) for t in (fused, ir, vis))
+        f, a, b = conv.prepare(f, a, b)
+        out = _score_chunks(names, f, a, b, convention)
     for name, value in out.items():
         bad = torch.isnan(value)
         if bool(bad.any()):

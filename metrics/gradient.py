@@ -103,6 +103,15 @@ def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, sca
             and ``g_S == g_F`` branches (its spreadsheet agrees only to ~2e-2).
     Returns 0 for a batch item whose sources have no gradient at all (0/0).
     """
+    num_map, den_map = qabf_maps(fused, ir, vis, fix_equal=fix_equal, scale=scale)
+    num, den = num_map.sum((-2, -1)), den_map.sum((-2, -1))
+    return torch.where(den > 0, num / torch.where(den > 0, den, 1), torch.zeros_like(num)).mean(1)
+
+
+def qabf_maps(
+    fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, scale: float = 1.0
+) -> tuple[Tensor, Tensor]:
+    """The per-pixel numerator Q_AF g_A + Q_BF g_B and denominator g_A + g_B of :func:`qabf` (B×C×H×W)."""
     c = fused.shape[1]
     g, alpha = _qabf_edges(torch.cat((fused, ir, vis), 1) * scale)
     g_f, g_a, g_b = g.split(c, 1)
@@ -121,9 +130,7 @@ def qabf(fused: Tensor, ir: Tensor, vis: Tensor, *, fix_equal: bool = False, sca
     def q(z_g: Tensor, z_a: Tensor) -> Tensor:  # one fused op per sigmoid instead of three (same value to round-off)
         return torch.sigmoid(z_g).mul_(torch.sigmoid(z_a)).mul_(0.9994 * 0.9879)
 
-    num = (q(z_ga, z_aa) * g_a + q(z_gb, z_ab) * g_b).sum((-2, -1))
-    den = (g_a + g_b).sum((-2, -1))
-    return torch.where(den > 0, num / torch.where(den > 0, den, 1), torch.zeros_like(num)).mean(1)
+    return q(z_ga, z_aa) * g_a + q(z_gb, z_ab) * g_b, g_a + g_b
 
 
 def _sigmoid_args(g_s: Tensor, a_s: Tensor, g_f: Tensor, a_f: Tensor, fix_equal: bool) -> tuple[Tensor, Tensor]:
@@ -175,10 +182,13 @@ def nabf(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -
         variant: ``'modified'`` (Kumar's NABF, the one papers report as Nabf):
             Σ na((1−Q_AF)w_A + (1−Q_BF)w_B)/Σ(w_A+w_B); ``'petrovic'`` (NABF1): Σ na(2−Q_AF−Q_BF)(w_A+w_B)/Σ(w_A+w_B).
     """
+    num_map, den_map = nabf_maps(fused, ir, vis, variant=variant)
+    return (num_map.sum((-2, -1)) / den_map.sum((-2, -1))).mean(1)
+
+
+def nabf_maps(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "modified") -> tuple[Tensor, Tensor]:
+    """The per-pixel numerator and denominator (w_A + w_B) of :func:`nabf` (B×C×H×W)."""
     q_a, q_b, w_a, w_b, na = shared(("nabf_maps",), (fused, ir, vis), lambda: _nabf_maps(fused, ir, vis))
-    den = (w_a + w_b).sum((-2, -1))
     if variant == "petrovic":
-        num = (na * (2 - q_a - q_b) * (w_a + w_b)).sum((-2, -1))
-    else:
-        num = (na * ((1 - q_a) * w_a + (1 - q_b) * w_b)).sum((-2, -1))
-    return (num / den).mean(1)
+        return na * (2 - q_a - q_b) * (w_a + w_b), w_a + w_b
+    return na * ((1 - q_a) * w_a + (1 - q_b) * w_b), w_a + w_b

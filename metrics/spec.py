@@ -12,6 +12,29 @@ from ivifbench.errors import NotFoundError
 
 
 @dataclass(frozen=True)
+class Tiling:
+    """How a metric is scored on a large image one horizontal strip at a time (see :mod:`ivifbench.metrics.strips`).
+
+    Attributes:
+        stats: ``stats(fused, ir, vis, rows, plane, **options)`` → a tensor of additive sufficient statistics (sums,
+            counts, histograms) of the rows the strip owns (``rows``, a :class:`~ivifbench.metrics.strips.Rows`);
+            ``plane`` holds whole-image summaries from a first pass (sums, minima, maxima). Summed over the strips.
+        finish: ``finish(total, plane, **options)`` → the value per image, shape (B,).
+        halo: ``halo(**options)`` → (rows above, rows below) a strip must read to compute the rows it owns exactly.
+        align: strips (and their reads) start at multiples of this (a metric that decimates by 2ᵏ needs 2ᵏ).
+        whole: instead of stats/finish, ``whole(source, plane, **options)`` → (B,) from a
+            :class:`~ivifbench.metrics.strips.PlaneSource` (metrics defined on the whole plane, e.g. by FFT, that
+            still avoid holding it in float64).
+    """
+
+    stats: Callable[..., Tensor] | None = None
+    finish: Callable[..., Tensor] | None = None
+    halo: Callable[..., tuple[int, int]] = lambda **_: (0, 0)
+    align: int = 1
+    whole: Callable[..., Tensor] | None = None
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     """One fusion-quality metric.
 
@@ -30,6 +53,7 @@ class MetricSpec:
             suite's ``report.decimals`` overrides it.
         version: bumped whenever the values the metric computes change; stored with every value, and (through
             :data:`ivifbench.metrics.METRICS_VERSION`) part of a sweep's cache key, so old values are never reused.
+        tiling: how a large image is scored in strips (None: on the whole plane, in float64).
     """
 
     name: str
@@ -43,6 +67,7 @@ class MetricSpec:
     notes: str = ""
     version: int = 1
     decimals: int | None = None
+    tiling: Tiling | None = None
 
     def options(self, convention: str) -> Mapping[str, Any]:
         """The keyword options of ``convention``; a clear error if this metric has no such variant."""

@@ -97,13 +97,19 @@ def _box7_float32(x: Tensor) -> Tensor:
 
 
 def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
+    """The mean of :func:`ssim_skimage_map` per plane, in float64."""
+    return ssim_skimage_map(x, y).to(torch.float64).mean((-2, -1))
+
+
+def ssim_skimage_map(x: Tensor, y: Tensor) -> Tensor:
     """scikit-image 0.19's ``structural_similarity`` as CDDFuse calls it: float32 images, 7×7 uniform window, sample
     covariance (49/48), data_range 2 (its default for floats), mean over the map cropped by 3 px.
 
     It runs in float32 on purpose: with data_range 2 the constants (C2 = 3.6e-3) are below float32's resolution of
     E[x²] ≈ 6.5e4, so the published values carry float32 round-off in flat regions that float64 does not reproduce
     (up to 2e-4 relative on TNO). ``y`` may hold several sources along a leading axis (S×B×C×H×W) against one
-    ``x`` (B×C×H×W), whose window statistics are then computed once. Returns float64 per plane.
+    ``x`` (B×C×H×W), whose window statistics are then computed once. Returns the float32 map, cropped by 3 px (row i
+    is the window starting at input row i).
     """
     x32, y32 = x.to(torch.float32), y.to(torch.float32)
     if y32.ndim == x32.ndim:
@@ -128,8 +134,7 @@ def _ssim_skimage_float32(x: Tensor, y: Tensor) -> Tensor:
         a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
         b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
         m = (a1 * a2) / (b1 * b2)
-    out = m.to(torch.float64).mean((-2, -1))
-    return out if y.ndim == x.ndim + 1 else out[0]
+    return m if y.ndim == x.ndim + 1 else m[0]
 
 
 def ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, variant: str = "canonical") -> Tensor:
@@ -266,8 +271,8 @@ def _box_valid(x: Tensor, size: int) -> Tensor:
     return separable_valid(x, ones)
 
 
-def _mef_ssim_level(fused: Tensor, ir: Tensor, vis: Tensor, size: int, sigma: float, k: float) -> Tensor:
-    """Ma et al.'s single-scale MEF-SSIM (``mef_ssim.m``) of F against the pseudo-reference of {A, B}, mean of the map.
+def mef_ssim_map(fused: Tensor, ir: Tensor, vis: Tensor, size: int, sigma: float, k: float) -> Tensor:
+    """Ma et al.'s single-scale MEF-SSIM (``mef_ssim.m``) map of F against the pseudo-reference of {A, B} ('valid').
 
     In every size×size window ('valid'), with the uniform window's population statistics: signal strengths
     ed_k = √(max(N σ_k², 0)) + 0.001 (N = size²); consistency R = (‖d_A + d_B‖ + eps)/(‖d_A‖ + ‖d_B‖ + eps) (d the
@@ -307,14 +312,14 @@ def _mef_ssim_level(fused: Tensor, ir: Tensor, vis: Tensor, size: int, sigma: fl
     sigma_r = scale * scale * (ca * ca * vga + cb * cb * vgb + 2 * ca * cb * cgab).clamp(min=0)
     sigma_rf = scale * (ca * cga + cb * cgb)
     cc = (k * 255) ** 2
-    return plane_mean((2 * sigma_rf + cc) / (sigma_r + vgf + cc))
+    return (2 * sigma_rf + cc) / (sigma_r + vgf + cc)
 
 
 def mef_ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, size: int = 11, sigma: float = 1.5, k: float = 0.03) -> Tensor:
     """MEF-SSIM (Ma, Zeng & Wang, IEEE TIP 2015; ``mef_ms_ssim.m``), multi-scale, with the two sources as the stack.
 
     3 levels with weights [0.0448, 0.2856, 0.3001]/Σ; each level scores F against the consistency-weighted
-    pseudo-reference (:func:`_mef_ssim_level`: 11×11 uniform window for the patch strengths and consistency, Gaussian
+    pseudo-reference (:func:`mef_ssim_map`: 11×11 uniform window for the patch strengths and consistency, Gaussian
     11/1.5 window for the SSIM statistics, K = 0.03); between levels all images are filtered with a 2×2 mean
     ('symmetric' border) and decimated by 2. MEF-SSIM = Π_l Q_l^{w_l}, negative Q_l clamped to 0 (as MS_SSIM here;
     MATLAB would return a complex number) so the power stays real. MEF-SSIM(F = A = B) = 1.
@@ -325,7 +330,7 @@ def mef_ssim(fused: Tensor, ir: Tensor, vis: Tensor, *, size: int = 11, sigma: f
     x: tuple[Tensor, ...] = (fused, ir, vis)
     value = torch.ones(fused.shape[:2], dtype=fused.dtype, device=fused.device)
     for j, w in enumerate(_MEF_WEIGHTS):
-        q = _mef_ssim_level(x[0], x[1], x[2], size, sigma, k).clamp(min=0)
+        q = plane_mean(mef_ssim_map(x[0], x[1], x[2], size, sigma, k)).clamp(min=0)
         value = value * q ** (w / wsum)
         if j < len(_MEF_WEIGHTS) - 1:
             x = tuple(F.avg_pool2d(F.pad(t, (0, t.shape[-1] % 2, 0, t.shape[-2] % 2), mode="replicate"), 2) for t in x)

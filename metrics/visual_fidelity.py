@@ -67,12 +67,22 @@ def vifp_terms(fused: Tensor, ir: Tensor, vis: Tensor, *, saturate_uint8: bool =
     """
     num = fused.new_zeros((fused.shape[0], 2, fused.shape[1]))
     den = torch.zeros_like(num)
+    for num_map, den_map in vifp_term_maps(fused, ir, vis, saturate_uint8=saturate_uint8):
+        num += num_map.sum((-2, -1))
+        den += den_map.sum((-2, -1))
+    return num, den
+
+
+def vifp_term_maps(
+    fused: Tensor, ir: Tensor, vis: Tensor, *, saturate_uint8: bool = False
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Per scale (1..4): the maps :func:`vifp_terms` sums, log₁₀(1 + g²σ_S²/(σ_v² + σ_n²)) and log₁₀(1 + σ_S²/σ_n²)
+    (B×2×C×h×w; the scale-s map is at 1/2^(s−1) resolution, row i covering input rows from 2^(s−1)·i)."""
     for sigma1_sq, sigma2_sq, sigma12 in _vifp_moments(fused, ir, vis, saturate_uint8):
         g = torch.div(sigma12, sigma1_sq + _EPS).clamp_(min=0).masked_fill_(sigma2_sq < _EPS, 0)
         sv_sq = torch.sub(sigma2_sq, sigma12 * g).clamp_(min=_EPS)  # σ_F² − g·σ_SF
-        num += g.mul_(g).mul_(sigma1_sq).div_(sv_sq.add_(_SIGMA_N_SQ)).add_(1).log10_().sum((-2, -1))
-        den += torch.div(sigma1_sq, _SIGMA_N_SQ).add_(1).log10_().sum((-2, -1))
-    return num, den
+        num = g.mul_(g).mul_(sigma1_sq).div_(sv_sq.add_(_SIGMA_N_SQ)).add_(1).log10_()
+        yield num, torch.div(sigma1_sq, _SIGMA_N_SQ).add_(1).log10_()
 
 
 def vif(
