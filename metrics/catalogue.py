@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from ivifbench.metrics import fmi, gradient, information, perceptual, phase, statistics, structural, visual_fidelity
+from ivifbench.metrics.csf_strips import TILINGS as CSF_TILINGS
 from ivifbench.metrics.spec import MetricSpec
 from ivifbench.metrics.strip_rules import TILINGS
 from ivifbench.registry import Registry
@@ -364,7 +365,9 @@ _DECIMALS = {"EN": 3, "SD": 2, "SF": 2, "AG": 3, "EI": 2, "MI": 3, "NMI": 3, "CE
              "Qw": 3, "Qcb": 3, "Qcv": 1, "FMI_pixel": 3, "FMI_dct": 3, "FMI_w": 3, "VIFF": 3, "MEF_SSIM": 3,
              "Qp": 3}  # fmt: skip
 _SPECS = tuple(
-    dataclasses.replace(s, decimals=_DECIMALS.get(s.name, s.decimals), tiling=TILINGS.get(s.name, s.tiling))
+    dataclasses.replace(
+        s, decimals=_DECIMALS.get(s.name, s.decimals), tiling={**TILINGS, **CSF_TILINGS}.get(s.name, s.tiling)
+    )
     for s in _SPECS
 )
 ORDER: tuple[str, ...] = tuple(s.name for s in _SPECS)
