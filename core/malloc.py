@@ -33,3 +33,25 @@ def tune_malloc() -> bool:
             mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
             _state = all(mallopt(param, value) == 1 for param, value in _SETTINGS)
     return _state
+
+
+_trim: object | None = None
+
+
+def release_free_memory() -> None:
+    """Hand memory that ``free`` keeps back to the OS (glibc's ``malloc_trim``; a no-op elsewhere).
+
+    Scoring a large image strip by strip frees and reallocates strip-sized temporaries whose holes the heap cannot
+    always reuse (small results land in them), so without this the process grows with the number of strips."""
+    global _trim
+    if _trim is None:
+        _trim = False
+        if sys.platform.startswith("linux"):
+            try:
+                fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+                fn.argtypes, fn.restype = (ctypes.c_size_t,), ctypes.c_int
+                _trim = fn
+            except (OSError, AttributeError):
+                pass
+    if _trim:
+        _trim(0)  # type: ignore[operator]

@@ -53,7 +53,7 @@ def _filtered_buffer(
     h, w = source.height, source.width
     half = w // 2 + 1
     buf = np.empty((h, half), np.complex128)
-    rows = _strip_rows(pixels, w, 0, 0, 1)
+    rows = _strip_rows(pixels, w, 0, 1)
     for lo, hi in _ranges(h, rows):
         buf[lo:hi] = sfft.rfft(rows_of(lo, hi), axis=-1)
     cols = max(1, pixels // max(h, 1))
@@ -131,7 +131,7 @@ def _qcb_channel(
         ok = ~torch.isnan(q)
         return torch.stack((torch.where(ok, q, 0).sum((-2, -1)), ok.sum((-2, -1)).to(q.dtype), q.sum((-2, -1))), -1)
 
-    parts = _map(one, _ranges(h, _strip_rows(pixels, w, halo, halo, 1)))
+    parts = _map(one, _ranges(h, _strip_rows(pixels, w, 2 * halo, 1)))
     bufs.clear()  # free the buffers before the next channel
     s, n, s_all = _total(parts).unbind(-1)
     if drop_nan:
@@ -187,7 +187,7 @@ def _qcv_channel(
         den = (sal_a + sal_b).sum((-2, -1))
         return torch.stack((num, den), -1)
 
-    parts = _map(one, _ranges(h, _strip_rows(pixels, w, 1, 1, 16)))
+    parts = _map(one, _ranges(h, _strip_rows(pixels, w, 2, 16)))
     bufs.clear()  # free the buffers before the next channel
     num, den = _total(parts).unbind(-1)
     return torch.where(den > 0, num / torch.where(den > 0, den, 1), 0)

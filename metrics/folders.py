@@ -25,13 +25,14 @@ COLUMNS = ["image", "metric", "convention", "value"]
 
 
 def read_raw(path: str | Path) -> np.ndarray:
-    """An image as H×W×C float64 holding its raw 8-bit values 0..255 (channels kept; grey-as-RGB becomes 1 channel).
+    """An image as H×W×C holding its raw 8-bit values 0..255 (channels kept; grey-as-RGB becomes 1 channel).
 
-    8-bit files give the exact integers on disk; 16-bit files are rescaled to 0..255 (not integer-valued).
+    8-bit files give the exact integers on disk as uint8 (converted to float64 by ``compute``, a strip at a time for
+    large images); 16-bit files are rescaled to 0..255 in float64 (not integer-valued).
     """
     img = read_image(path, "any", native=True)
-    if img.pixels.dtype == np.uint8:  # the 8-bit file's values: one conversion (no scaling, rescaling, rounding)
-        return img.pixels.astype(np.float64)
+    if img.pixels.dtype == np.uint8:  # the 8-bit file's values, as they are (compute converts them)
+        return img.pixels
     return img.pixels.astype(np.float64) * 255.0
 
 

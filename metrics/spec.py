@@ -25,6 +25,8 @@ class Tiling:
         whole: instead of stats/finish, ``whole(source, plane, **options)`` → (B,) from a
             :class:`~ivifbench.metrics.strips.PlaneSource` (metrics defined on the whole plane, e.g. by FFT, that
             still avoid holding it in float64).
+        work_halo: rows of full-resolution work the halo adds to a strip (default: above + below); smaller when only
+            a coarse scale reads the whole halo. Strips are at least twice this tall.
     """
 
     stats: Callable[..., Tensor] | None = None
@@ -32,6 +34,7 @@ class Tiling:
     halo: Callable[..., tuple[int, int]] = lambda **_: (0, 0)
     align: int = 1
     whole: Callable[..., Tensor] | None = None
+    work_halo: int | None = None
 
 
 @dataclass(frozen=True)

@@ -353,7 +353,7 @@ def _ms_ssim_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane) ->
     for src in (a, b):
         x, y = f, src
         for j in range(len(structural._MS_WEIGHTS)):
-            lum, cs = structural._ssim_parts(x, y, taps, c1, c2)
+            lum, cs = structural._ssim_parts(rows.needed(x, 2**j, 10), rows.needed(y, 2**j, 10), taps, c1, c2)
             last = j == len(structural._MS_WEIGHTS) - 1
             out.append(torch.stack((rows.sum(lum * cs if last else cs, 2**j), rows.count(cs, 2**j)), -1))
             if not last:
@@ -445,7 +445,7 @@ def _mef_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, siz
     x: tuple[Tensor, ...] = (f, a, b)
     out = []
     for j in range(len(structural._MEF_WEIGHTS)):
-        q = structural.mef_ssim_map(x[0], x[1], x[2], size, sigma, k)
+        q = structural.mef_ssim_map(*(rows.needed(t, 2**j, size - 1) for t in x), size, sigma, k)
         out.append(torch.stack((rows.sum(q, 2**j), rows.count(q, 2**j)), -1))
         if j < len(structural._MEF_WEIGHTS) - 1:
             x = tuple(_down2(t) for t in x)
@@ -461,8 +461,8 @@ def _mef_finish(t: Tensor, plane: Plane, *, size: int = 11, sigma: float = 1.5, 
     return value.mean(1)
 
 
-def _tiling(stats: Any, finish: Any, halo: Any = _zero_halo, align: int = 1) -> Tiling:
-    return Tiling(stats=stats, finish=finish, halo=halo, align=align)
+def _tiling(stats: Any, finish: Any, halo: Any = _zero_halo, align: int = 1, work_halo: int | None = None) -> Tiling:
+    return Tiling(stats=stats, finish=finish, halo=halo, align=align, work_halo=work_halo)
 
 
 def _mse_like(finish: Any) -> Tiling:
@@ -489,10 +489,11 @@ TILINGS: dict[str, Tiling] = {
     "Nabf": _tiling(_nabf_stats, _nabf_finish, _one_row),
     "Nabf_petrovic": _tiling(_nabf_stats, _nabf_finish, _one_row),
     "SSIM": _tiling(_ssim_stats, _ssim_finish, _ssim_halo),
-    "MS_SSIM": _tiling(_ms_ssim_stats, _ms_ssim_finish, lambda **_: (0, 160), align=16),
+    # only the coarsest scale needs the whole halo; each scale filters its owned rows plus 10 (Rows.needed)
+    "MS_SSIM": _tiling(_ms_ssim_stats, _ms_ssim_finish, lambda **_: (0, 160), align=16, work_halo=10),
     "Qy": _tiling(_qy_stats, _nan_finish, _q7_halo),
     "Qc": _tiling(_qc_stats, _nan_finish, _q7_halo),
     "Qw": _tiling(_qw_stats, _qw_finish, lambda **_: (0, 10)),
-    "MEF_SSIM": _tiling(_mef_stats, _mef_finish, _mef_halo, align=4),
+    "MEF_SSIM": _tiling(_mef_stats, _mef_finish, _mef_halo, align=4, work_halo=10),
 }
 """Strip rules of the built-in metrics that decompose over rows."""

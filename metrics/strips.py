@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
+from ivifbench.malloc import release_free_memory
 from ivifbench.metrics.conventions import Convention
 from ivifbench.metrics.shared import sharing
 from ivifbench.metrics.spec import MetricSpec, Tiling
@@ -51,6 +52,14 @@ class Rows:
         a = (self.lo - self.top) // factor
         b = x.shape[-2] if self.last else min(x.shape[-2], (self.hi - self.top) // factor)
         return x[..., a:b, :]
+
+    def needed(self, x: Tensor, factor: int, extra: int) -> Tensor:
+        """``x`` (local row j ↔ global row ``top/factor + j``) without the rows below those that a 'valid' window of
+        ``extra + 1`` rows needs for the owned map rows: filtering less than the whole halo where only a coarser
+        scale needs all of it."""
+        if self.last:
+            return x
+        return x[..., : (self.hi - self.top) // factor + extra, :]
 
     def sum(self, x: Tensor, factor: int = 1) -> Tensor:
         """Σ over the owned rows (and every column): B×C×h×w → B×C."""
@@ -98,10 +107,10 @@ class PlaneSource:
         return self.convention.prepare(f, a, b)
 
 
-def _strip_rows(pixels: int, width: int, above: int, below: int, align: int) -> int:
-    """Owned rows per strip: about ``pixels`` per plane, at least twice the halo (so that the halo's extra work stays
-    a fraction), a multiple of ``align``."""
-    rows = max(pixels // max(width, 1), 2 * (above + below), align, 16)
+def _strip_rows(pixels: int, width: int, work_halo: int, align: int) -> int:
+    """Owned rows per strip: about ``pixels`` per plane, at least twice the rows of full-resolution work a halo adds
+    (so that it stays a fraction of the strip's work), a multiple of ``align``."""
+    rows = max(pixels // max(width, 1), 2 * work_halo, align, 16)
     return max(align, rows // align * align)
 
 
@@ -111,22 +120,29 @@ def _ranges(height: int, rows: int) -> list[tuple[int, int]]:
 
 def _map(fn: Callable[[tuple[int, int]], T], ranges: Sequence[tuple[int, int]]) -> list[T]:
     """``fn`` over the strips, by ``torch.get_num_threads()`` Python threads running single-threaded torch (as
-    ``compute``'s chunks); results in strip order, so sums over them do not depend on the thread count."""
+    ``compute``'s chunks); results in strip order, so sums over them do not depend on the thread count. Free memory
+    goes back to the OS after every strip (see :func:`ivifbench.malloc.release_free_memory`)."""
+
+    def strip(r: tuple[int, int]) -> T:
+        out = fn(r)
+        release_free_memory()
+        return out
+
     workers = min(torch.get_num_threads(), len(ranges))
     if workers <= 1:
-        return [fn(r) for r in ranges]
+        return [strip(r) for r in ranges]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="ivifbench-strips") as pool:
-            return list(pool.map(fn, ranges))
+            return list(pool.map(strip, ranges))
     finally:
         torch.set_num_threads(threads)
 
 
 def summarise(source: PlaneSource, pixels: int) -> Plane:
     """First pass: Σ, min and max of every prepared plane."""
-    rows = _strip_rows(pixels, source.width, 0, 0, 1)
+    rows = _strip_rows(pixels, source.width, 0, 1)
 
     def one(r: tuple[int, int]) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
         planes = source.read(*r)
@@ -139,13 +155,14 @@ def summarise(source: PlaneSource, pixels: int) -> Plane:
     return Plane(sums, mins, maxs, source.height, source.width)
 
 
-def _tiled(spec: MetricSpec, options: dict[str, Any]) -> tuple[int, int, int]:
+def _tiled(spec: MetricSpec, options: dict[str, Any]) -> tuple[int, int, int, int]:
     tiling = spec.tiling
     assert tiling is not None
     above, below = tiling.halo(**options)
     align = tiling.align
+    work = above + below if tiling.work_halo is None else tiling.work_halo
     # reads start at multiples of ``align`` too, so that a decimated map's rows fall on the whole image's
-    return math.ceil(above / align) * align, below, align
+    return math.ceil(above / align) * align, below, align, work
 
 
 def score_strips(specs: list[MetricSpec], source: PlaneSource, convention: str, pixels: int) -> dict[str, Tensor]:
@@ -153,7 +170,7 @@ def score_strips(specs: list[MetricSpec], source: PlaneSource, convention: str, 
     source, the rest on the whole prepared planes (float64). Returns name → (B,)."""
     plane = summarise(source, pixels)
     out: dict[str, Tensor] = {}
-    groups: dict[tuple[int, int, int], list[MetricSpec]] = {}
+    groups: dict[tuple[int, int, int, int], list[MetricSpec]] = {}
     rest: list[MetricSpec] = []
     for spec in specs:
         opts = dict(spec.options(convention))
@@ -164,9 +181,9 @@ def score_strips(specs: list[MetricSpec], source: PlaneSource, convention: str, 
             groups.setdefault(_tiled(spec, opts), []).append(spec)
         else:
             rest.append(spec)
-    for (above, below, align), members in groups.items():
+    for (above, below, align, work), members in groups.items():
         # metrics with the same window read the same strip tensors, so shared intermediates are made once per strip
-        rows = _strip_rows(pixels, source.width, above, below, align)
+        rows = _strip_rows(pixels, source.width, work, align)
 
         def one(r: tuple[int, int], members: list[MetricSpec] = members, above: int = above, below: int = below):
             lo, hi = r
