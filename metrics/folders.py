@@ -141,16 +141,25 @@ def score_folders(
         by_layout: dict[tuple[tuple[int, ...], ...], list[int]] = {}
         for k, (_, item) in enumerate(loaded):
             by_layout.setdefault(tuple(a.shape for a in item), []).append(k)
+        # the decoded arrays are released as they are copied into the batch tensors (a large image is not held twice)
+        arrays: list[list[np.ndarray | None]] = [list(item) for _, item in loaded]
+        order = [i for i, _ in loaded]
+        loaded.clear()
         for ks in by_layout.values():
 
             def stack(j: int, ks: list[int] = ks) -> torch.Tensor:
-                arr = np.stack([loaded[k][1][j] for k in ks]).transpose(0, 3, 1, 2)
-                return torch.from_numpy(np.ascontiguousarray(arr)).to(dev)
+                parts = [arrays[k][j] for k in ks]
+                h, w, c = parts[0].shape  # type: ignore[union-attr]
+                out = np.empty((len(ks), c, h, w), np.result_type(*parts))  # B×C×H×W, one copy
+                for n, k in enumerate(ks):
+                    out[n] = parts[n].transpose(2, 0, 1)  # type: ignore[union-attr]
+                    parts[n] = arrays[k][j] = None
+                return torch.from_numpy(out).to(dev)
 
             got = compute(stack(0), stack(1), stack(2), names, convention)
             block = torch.stack([got[n] for n in names], dim=1).detach().cpu().numpy()
-            values[[loaded[k][0] for k in ks]] = block
-        return len(loaded)
+            values[[order[k] for k in ks]] = block
+        return len(order)
 
     bar, advance = _progress(progress, convention, len(triples))
     try:
