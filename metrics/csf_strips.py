@@ -54,10 +54,10 @@ def _filtered_buffer(
     half = w // 2 + 1
     buf = np.empty((h, half), np.complex128)
     rows = _strip_rows(pixels, w, 0, 1)
-    for lo, hi in _ranges(h, rows):
-        buf[lo:hi] = sfft.rfft(rows_of(lo, hi), axis=-1)
-    cols = max(1, pixels // max(h, 1))
     workers = max(1, torch.get_num_threads())
+    for lo, hi in _ranges(h, rows):
+        buf[lo:hi] = sfft.rfft(rows_of(lo, hi), axis=-1, workers=workers)
+    cols = max(1, pixels // max(h, 1))
     for c0 in range(0, half, cols):
         c1 = min(half, c0 + cols)
         spec = sfft.fft(buf[:, c0:c1], axis=0, workers=workers)

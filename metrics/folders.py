@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 from ivifbench.errors import InputError
 from ivifbench.imageio import list_images, pair_folders, read_image
 from ivifbench.metrics import engine
+from ivifbench.metrics.conventions import CONVENTIONS
 from ivifbench.metrics.engine import compute, resolve_metrics
+from ivifbench.metrics.strips import compact_grey
 
 COLUMNS = ["image", "metric", "convention", "value"]
 
@@ -133,8 +135,17 @@ def score_folders(
     units = plan_units([_header_size(t[1]) for t in triples], batch_size, engine.CPU_CHUNK_PIXELS if on_cpu else 0)
     values = np.empty((len(triples), len(names)), dtype=np.float64)
 
+    conv = CONVENTIONS.get(convention)
+
     def load(unit: list[int]) -> list[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-        return [(i, _load(triples[i])) for i in unit]
+        out = []
+        for i in unit:
+            item = _load(triples[i])
+            h, w = item[0].shape[:2]
+            if on_cpu and 0 < engine.STRIP_MIN_PIXELS < h * w:  # scored in strips: hold colour as its uint8 grey
+                item = (compact_grey(item[0], conv), compact_grey(item[1], conv), compact_grey(item[2], conv))
+            out.append((i, item))
+        return out
 
     def score(loaded: list[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> int:
         # the header size groups the unit; the decoded channel layout (grey, RGB, grey stored as RGB) splits it further

@@ -50,7 +50,9 @@ def _bins(x: Tensor, how: str, plane: Plane, key: str) -> Tensor:
 # --- EN, SD, SF, AG, EI -------------------------------------------------------------------------------------------
 
 
-def _en_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, base: float = 2.0, bins: str = "round"):
+def _en_stats(
+    f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, base: float = 2.0, bins: str = "round"
+) -> Tensor:
     return information.histogram(rows.own(f), bins)
 
 
@@ -58,7 +60,7 @@ def _en_finish(t: Tensor, plane: Plane, *, base: float = 2.0, bins: str = "round
     return information._entropy_of_counts(t, base, (-1,)).mean(1)
 
 
-def _sd_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, uint8_saturating: bool = False):
+def _sd_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, uint8_saturating: bool = False) -> Tensor:
     d = rows.own(f) - plane.mean("f")[..., None, None]
     if uint8_saturating:
         d = round_half_away(d).clamp(0, 255)
@@ -70,7 +72,9 @@ def _sd_finish(t: Tensor, plane: Plane, *, uint8_saturating: bool = False) -> Te
     return torch.sqrt(t / plane.n).mean(1)
 
 
-def _sf_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, variant: str = "canonical", scale=1.0):
+def _sf_stats(
+    f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, variant: str = "canonical", scale: float = 1.0
+) -> Tensor:
     x = f * scale
     if variant == "vifb":
         x = torch.cat(x.unbind(1), dim=-1)[:, None]
@@ -89,7 +93,7 @@ def _sf_finish(t: Tensor, plane: Plane, *, variant: str = "canonical", scale: fl
     return torch.sqrt(rf + cf).mean(1)
 
 
-def _ag_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, denominator: str = "(M-1)(N-1)"):
+def _ag_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, denominator: str = "(M-1)(N-1)") -> Tensor:
     gx, gy = matlab_gradient(f)
     return rows.sum(torch.sqrt((gx * gx + gy * gy) / 2))
 
@@ -113,7 +117,15 @@ def _ei_finish(t: Tensor, plane: Plane) -> Tensor:
 
 
 def _mi_stats(
-    f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, base=2.0, minmax=False, tang_quirk=False
+    f: Tensor,
+    a: Tensor,
+    b: Tensor,
+    rows: Rows,
+    plane: Plane,
+    *,
+    base: float = 2.0,
+    minmax: bool = False,
+    tang_quirk: bool = False,
 ) -> Tensor:
     how = "minmax" if minmax else "round"
     fi = _bins(rows.own(f), how, plane, "f")
@@ -133,7 +145,7 @@ def _split_mi(t: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
     return c_f, [first, second]
 
 
-def _mi_finish(t: Tensor, plane: Plane, *, base: float = 2.0, minmax: bool = False, tang_quirk: bool = False):
+def _mi_finish(t: Tensor, plane: Plane, *, base: float = 2.0, minmax: bool = False, tang_quirk: bool = False) -> Tensor:
     c_f, sources = _split_mi(t)
     h_f = information._entropy_of_counts(c_f, base, (-1,))
     total: Any = 0
@@ -255,7 +267,16 @@ def _vif_halo(**_: Any) -> tuple[int, int]:
     return 0, _VIF_HALO
 
 
-def _vif_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, saturate_uint8=False, flat_value=1.0):
+def _vif_stats(
+    f: Tensor,
+    a: Tensor,
+    b: Tensor,
+    rows: Rows,
+    plane: Plane,
+    *,
+    saturate_uint8: bool = False,
+    flat_value: float | None = 1.0,
+) -> Tensor:
     num: Any = 0
     den: Any = 0
     for s, (num_map, den_map) in enumerate(vifp_term_maps(f, a, b, saturate_uint8=saturate_uint8)):
@@ -294,7 +315,16 @@ def _viff_finish(t: Tensor, plane: Plane) -> Tensor:
 # --- Qabf, Nabf -----------------------------------------------------------------------------------------------------
 
 
-def _qabf_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, fix_equal=False, scale=1.0) -> Tensor:
+def _qabf_stats(
+    f: Tensor,
+    a: Tensor,
+    b: Tensor,
+    rows: Rows,
+    plane: Plane,
+    *,
+    fix_equal: bool = False,
+    scale: float = 1.0,
+) -> Tensor:
     num_map, den_map = qabf_maps(f, a, b, fix_equal=fix_equal, scale=scale)
     return torch.stack((rows.sum(num_map), rows.sum(den_map)), -1)
 
@@ -324,8 +354,8 @@ def _ssim_halo(*, variant: str = "canonical") -> tuple[int, int]:
 
 def _ssim_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, variant: str = "canonical") -> Tensor:
     if variant == "cddfuse":
-        m = structural.ssim_skimage_map(f, torch.stack((a, b))).to(torch.float64)
-        return torch.stack((rows.sum(m[0]), rows.sum(m[1]), rows.count(m[0])), -1)
+        sk = structural.ssim_skimage_map(f, torch.stack((a, b))).to(torch.float64)
+        return torch.stack((rows.sum(sk[0]), rows.sum(sk[1]), rows.count(sk[0])), -1)
     taps = gaussian_1d(11, 1.5, dtype=f.dtype, device=f.device)
     if variant == "tang":
         m, c1, c2 = structural._window_moments(f, a, b, taps, "replicate"), 0.01**2, 0.03**2
@@ -441,11 +471,22 @@ def _mef_halo(*, size: int = 11, sigma: float = 1.5, k: float = 0.03) -> tuple[i
     return 0, 4 * (size - 1) + 4  # level 3 is at 1/4 resolution
 
 
-def _mef_stats(f: Tensor, a: Tensor, b: Tensor, rows: Rows, plane: Plane, *, size=11, sigma=1.5, k=0.03) -> Tensor:
+def _mef_stats(
+    f: Tensor,
+    a: Tensor,
+    b: Tensor,
+    rows: Rows,
+    plane: Plane,
+    *,
+    size: int = 11,
+    sigma: float = 1.5,
+    k: float = 0.03,
+) -> Tensor:
     x: tuple[Tensor, ...] = (f, a, b)
     out = []
     for j in range(len(structural._MEF_WEIGHTS)):
-        q = structural.mef_ssim_map(*(rows.needed(t, 2**j, size - 1) for t in x), size, sigma, k)
+        fj, aj, bj = (rows.needed(t, 2**j, size - 1) for t in x)
+        q = structural.mef_ssim_map(fj, aj, bj, size, sigma, k)
         out.append(torch.stack((rows.sum(q, 2**j), rows.count(q, 2**j)), -1))
         if j < len(structural._MEF_WEIGHTS) - 1:
             x = tuple(_down2(t) for t in x)

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -107,6 +108,20 @@ class PlaneSource:
         return self.convention.prepare(f, a, b)
 
 
+def compact_grey(arr: np.ndarray, convention: Convention, rows: int = 256) -> np.ndarray:
+    """An H×W×3 image (raw 0..255, uint8 or float) as the H×W×1 uint8 grey plane ``convention`` scores: the same
+    float64 arithmetic as :meth:`Convention.to_grey`, a band of rows at a time; its rounding makes the values integers
+    0..255, so uint8 holds them exactly (a third of the memory of the colour image, an eighth of a float64 plane).
+    Other images (grey already, or a convention that keeps the channels) are returned as they are."""
+    if arr.ndim != 3 or arr.shape[2] != 3 or convention.grey_weights is None or convention.rounding is None:
+        return arr
+    out = np.empty((*arr.shape[:2], 1), np.uint8)
+    for r0 in range(0, arr.shape[0], rows):
+        band = torch.from_numpy(np.array(arr[r0 : r0 + rows], dtype=np.float64)).permute(2, 0, 1)[None]
+        out[r0 : r0 + rows, :, 0] = convention.to_grey(band)[0, 0].clamp_(0, 255).numpy().astype(np.uint8)
+    return out
+
+
 def _strip_rows(pixels: int, width: int, work_halo: int, align: int) -> int:
     """Owned rows per strip: about ``pixels`` per plane, at least twice the rows of full-resolution work a halo adds
     (so that it stays a fraction of the strip's work), a multiple of ``align``."""
@@ -185,7 +200,9 @@ def score_strips(specs: list[MetricSpec], source: PlaneSource, convention: str, 
         # metrics with the same window read the same strip tensors, so shared intermediates are made once per strip
         rows = _strip_rows(pixels, source.width, work, align)
 
-        def one(r: tuple[int, int], members: list[MetricSpec] = members, above: int = above, below: int = below):
+        def one(
+            r: tuple[int, int], members: list[MetricSpec] = members, above: int = above, below: int = below
+        ) -> list[Tensor]:
             lo, hi = r
             top, bottom = max(0, lo - above), min(source.height, hi + below)
             f, a, b = source.read(top, bottom)

@@ -100,9 +100,29 @@ def test_read_raw_keeps_8_bit_files_as_uint8(tmp_path: Path) -> None:
     Image.fromarray(arr).save(tmp_path / "x.png")
     got = read_raw(tmp_path / "x.png")
     assert got.dtype == np.uint8 and np.array_equal(got, arr)
-    Image.fromarray((arr[..., 0].astype(np.uint16) * 257)).save(tmp_path / "y.png")  # 16-bit: float64 0..255
+    Image.fromarray(arr[..., 0].astype(np.uint16) * 257).save(tmp_path / "y.png")  # 16-bit: float64 0..255
     y = read_raw(tmp_path / "y.png")
     assert y.dtype == np.float64 and np.allclose(y[..., 0], arr[..., 0])
+
+
+@pytest.mark.parametrize("convention", ["canonical", "vifb"])
+def test_score_folders_on_large_images(tiny_strips: None, tmp_path: Path, convention: str) -> None:
+    """score_folders holds a large colour image as its uint8 grey plane (grey conventions) and scores it in strips:
+    the values of the whole-image computation on the raw files."""
+    from ivifbench.metrics import score_folders
+
+    for k, (sub, c) in enumerate((("ir", 1), ("vi", 3), ("fu", 3))):
+        (tmp_path / sub).mkdir()
+        arr = _image(190, 200, c, 20 + k)[0].permute(1, 2, 0).numpy()
+        Image.fromarray(arr[..., 0] if c == 1 else arr).save(tmp_path / sub / "x.png")
+    names = ["EN", "SD", "MI", "CC", "VIF", "SSIM", "Qabf", "Qcb"]
+    names = [n for n in names if convention in METRICS.get(n).conventions]
+    df = score_folders(tmp_path / "ir", tmp_path / "vi", tmp_path / "fu", names, convention, progress=False)
+    t = [torch.from_numpy(read_raw(tmp_path / d / "x.png").transpose(2, 0, 1)[None].copy()) for d in ("fu", "ir", "vi")]
+    whole = _whole(*t, names, convention)
+    got = df.set_index("metric")["value"]
+    for name in names:
+        assert float(got[name]) == pytest.approx(float(whole[name][0]), rel=REL_TOL, abs=0), name
 
 
 _CHILD = r"""
