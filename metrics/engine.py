@@ -88,7 +88,10 @@ Smaller images are scored whole, as always. ``0`` disables the strips."""
 
 
 def _use_strips(x: Tensor) -> bool:
-    return x.device.type == "cpu" and 0 < STRIP_MIN_PIXELS < x.shape[-2] * x.shape[-1]
+    # at least 176 rows and columns (MS-SSIM's minimum, the largest): every metric's window fits the image; below
+    # that the whole path says which metric needs more
+    h, w = x.shape[-2:]
+    return x.device.type == "cpu" and 0 < STRIP_MIN_PIXELS < h * w and min(h, w) >= 176
 
 
 def _score_strips(names: list[str], f: Tensor, a: Tensor, b: Tensor, convention: str) -> dict[str, Tensor]:

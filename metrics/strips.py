@@ -129,8 +129,13 @@ def _strip_rows(pixels: int, width: int, work_halo: int, align: int) -> int:
     return max(align, rows // align * align)
 
 
-def _ranges(height: int, rows: int) -> list[tuple[int, int]]:
-    return [(lo, min(lo + rows, height)) for lo in range(0, height, rows)]
+def _ranges(height: int, rows: int, min_last: int = 16) -> list[tuple[int, int]]:
+    """Owned row ranges of ``rows`` rows; a last one shorter than ``min_last`` joins the one before (so that every
+    strip holds at least one whole window)."""
+    out = [(lo, min(lo + rows, height)) for lo in range(0, height, rows)]
+    if len(out) > 1 and out[-1][1] - out[-1][0] < min_last:
+        out[-2:] = [(out[-2][0], height)]
+    return out
 
 
 def _map(fn: Callable[[tuple[int, int]], T], ranges: Sequence[tuple[int, int]]) -> list[T]:
@@ -213,7 +218,7 @@ def score_strips(specs: list[MetricSpec], source: PlaneSource, convention: str, 
                     for s in members
                 ]
 
-        parts = _map(one, _ranges(source.height, rows))
+        parts = _map(one, _ranges(source.height, rows, max(16, below + 1)))
         for k, spec in enumerate(members):
             total = parts[0][k]
             for p in parts[1:]:

@@ -70,12 +70,23 @@ def test_strips_of_a_batch_are_per_image(tiny_strips: None) -> None:
 
 
 def test_a_metric_without_strip_rule_runs_on_the_whole_plane(tiny_strips: None) -> None:
-    f, a, b = _image(64, 72, 1, 9), _image(64, 72, 1, 10), _image(64, 72, 1, 11)
+    f, a, b = _image(180, 178, 1, 9), _image(180, 178, 1, 10), _image(180, 178, 1, 11)
     assert METRICS.get("FMI_pixel").tiling is None
     got = compute(f, a, b, ["FMI_pixel", "EN"])
     whole = _whole(f, a, b, ["FMI_pixel", "EN"], "canonical")
     assert float(got["FMI_pixel"][0]) == float(whole["FMI_pixel"][0])
     assert float(got["EN"][0]) == float(whole["EN"][0])  # histograms: exact
+
+
+def test_strips_are_taken_above_the_threshold(tiny_strips: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    real = strips.score_strips
+    monkeypatch.setattr(strips, "score_strips", lambda *a, **k: seen.append(1) or real(*a, **k))
+    f = _image(180, 178, 1, 9)
+    compute(f, f, f, "EN")
+    assert seen
+    compute(f[..., :100, :], f[..., :100, :], f[..., :100, :], "EN")  # too small for every window: whole image
+    assert len(seen) == 1
 
 
 def test_normal_sizes_never_take_the_strip_path_and_stay_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
