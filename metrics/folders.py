@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -132,7 +133,17 @@ def score_folders(
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     triples = _triples(ir_dir, vis_dir, fused_dir)
     on_cpu = dev.type == "cpu"
-    units = plan_units([_header_size(t[1]) for t in triples], batch_size, engine.CPU_CHUNK_PIXELS if on_cpu else 0)
+    sizes = [_header_size(t[1]) for t in triples]
+    units = plan_units(sizes, batch_size, engine.CPU_CHUNK_PIXELS if on_cpu else 0)
+    large = threading.Lock()  # images scored in strips are decoded and scored one at a time (memory, not speed)
+
+    def work(unit: list[int]) -> int:
+        size = sizes[unit[0]]
+        if size is not None and 0 < engine.STRIP_MIN_PIXELS < size[0] * size[1]:
+            with large:
+                return score(load(unit))
+        return score(load(unit))
+
     values = np.empty((len(triples), len(names)), dtype=np.float64)
 
     conv = CONVENTIONS.get(convention)
@@ -184,7 +195,7 @@ def score_folders(
                 torch.set_num_threads(1)  # one intra-op thread per worker; n workers × n threads would oversubscribe
                 try:
                     with ThreadPoolExecutor(workers, thread_name_prefix="ivifbench-score") as pool:
-                        futures = [pool.submit(lambda u: score(load(u)), unit) for unit in units]
+                        futures = [pool.submit(work, unit) for unit in units]
                         try:
                             for fut in as_completed(futures):
                                 advance(fut.result())
