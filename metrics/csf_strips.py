@@ -22,7 +22,7 @@ from ivifbench.metrics.filters import separable_same, sobel_pair
 from ivifbench.metrics.perceptual import _block_reduce
 from ivifbench.metrics.spec import Tiling
 from ivifbench.metrics.strip_rules import normalize1_with
-from ivifbench.metrics.strips import Plane, PlaneSource, _map, _ranges, _strip_rows
+from ivifbench.metrics.strips import Plane, PlaneSource, _ranges, _strip_rows, fold
 
 _KEYS = "fab"
 
@@ -131,19 +131,12 @@ def _qcb_channel(
         ok = ~torch.isnan(q)
         return torch.stack((torch.where(ok, q, 0).sum((-2, -1)), ok.sum((-2, -1)).to(q.dtype), q.sum((-2, -1))), -1)
 
-    parts = _map(one, _ranges(h, _strip_rows(pixels, w, 2 * halo, 1)))
+    (total,) = fold(lambda r: [one(r)], _ranges(h, _strip_rows(pixels, w, 2 * halo, 1)))
     bufs.clear()  # free the buffers before the next channel
-    s, n, s_all = _total(parts).unbind(-1)
+    s, n, s_all = total.unbind(-1)
     if drop_nan:
         return torch.where(n > 0, s / n.clamp(min=1), 0)
     return s_all / (h * w)
-
-
-def _total(parts: list[Tensor]) -> Tensor:
-    t = parts[0]
-    for p in parts[1:]:
-        t = t + p
-    return t
 
 
 def q_chen_varshney_whole(source: PlaneSource, plane: Plane, *, pixels: int) -> Tensor:
@@ -187,9 +180,9 @@ def _qcv_channel(
         den = (sal_a + sal_b).sum((-2, -1))
         return torch.stack((num, den), -1)
 
-    parts = _map(one, _ranges(h, _strip_rows(pixels, w, 2, 16)))
+    (total,) = fold(lambda r: [one(r)], _ranges(h, _strip_rows(pixels, w, 2, 16)))
     bufs.clear()  # free the buffers before the next channel
-    num, den = _total(parts).unbind(-1)
+    num, den = total.unbind(-1)
     return torch.where(den > 0, num / torch.where(den > 0, den, 1), 0)
 
 

@@ -15,7 +15,7 @@ on the whole plane in float64, one image at a time.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -138,7 +138,7 @@ def _ranges(height: int, rows: int, min_last: int = 16) -> list[tuple[int, int]]
     return out
 
 
-def _map(fn: Callable[[tuple[int, int]], T], ranges: Sequence[tuple[int, int]]) -> list[T]:
+def _imap(fn: Callable[[tuple[int, int]], T], ranges: Sequence[tuple[int, int]]) -> Iterator[T]:
     """``fn`` over the strips, by ``torch.get_num_threads()`` Python threads running single-threaded torch (as
     ``compute``'s chunks); results in strip order, so sums over them do not depend on the thread count. Free memory
     goes back to the OS after every strip (see :func:`ivifbench.malloc.release_free_memory`)."""
@@ -150,14 +150,29 @@ def _map(fn: Callable[[tuple[int, int]], T], ranges: Sequence[tuple[int, int]]) 
 
     workers = min(torch.get_num_threads(), len(ranges))
     if workers <= 1:
-        return [strip(r) for r in ranges]
+        for r in ranges:
+            yield strip(r)
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="ivifbench-strips") as pool:
-            return list(pool.map(strip, ranges))
+            yield from pool.map(strip, ranges)
     finally:
         torch.set_num_threads(threads)
+
+
+def _map(fn: Callable[[tuple[int, int]], T], ranges: Sequence[tuple[int, int]]) -> list[T]:
+    return list(_imap(fn, ranges))
+
+
+def fold(fn: Callable[[tuple[int, int]], list[Tensor]], ranges: Sequence[tuple[int, int]]) -> list[Tensor]:
+    """The strip results summed in strip order as they arrive (not kept: a histogram per strip would add up)."""
+    total: list[Tensor] | None = None
+    for part in _imap(fn, ranges):
+        total = part if total is None else [t + p for t, p in zip(total, part, strict=True)]
+    assert total is not None  # at least one strip
+    return total
 
 
 def summarise(source: PlaneSource, pixels: int) -> Plane:
@@ -218,11 +233,8 @@ def score_strips(specs: list[MetricSpec], source: PlaneSource, convention: str, 
                     for s in members
                 ]
 
-        parts = _map(one, _ranges(source.height, rows, max(16, below + 1)))
-        for k, spec in enumerate(members):
-            total = parts[0][k]
-            for p in parts[1:]:
-                total = total + p[k]
+        totals = fold(one, _ranges(source.height, rows, max(16, below + 1)))
+        for spec, total in zip(members, totals, strict=True):
             out[spec.name] = spec.tiling.finish(total, plane, **spec.options(convention))  # type: ignore[union-attr,misc]
     if rest:
         f, a, b = source.read(0, source.height)
