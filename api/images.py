@@ -158,7 +158,8 @@ def score(
             shapes = ", ".join(f"{k} {a.shape[0]}×{a.shape[1]}×{a.shape[2]}" for k, (a, _) in arrays.items())
             raise InputError(f"ir, vis and fused must hold as many images of one size (N×H×W): {shapes}")
         dev = torch.device(device or "cpu")
-        t = {k: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(dev) for k, (a, _) in arrays.items()}
+        # np.array copies: a decoded file may be a read-only array, which torch would share (and warn about)
+        t = {k: torch.from_numpy(np.array(a.transpose(0, 3, 1, 2), order="C")).to(dev) for k, (a, _) in arrays.items()}
         values = compute(t["fused"], t["ir"], t["vis"], names, convention)
         ids = arrays["fused"][1]
         import pandas as pd
