@@ -15,14 +15,13 @@ otherwise name them with --root and --weights.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from ivifbench.benchmarks.perf.timing import whole_process
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 
@@ -49,17 +48,6 @@ with torch.no_grad():
         bgr = cv2.cvtColor(np.clip(ycrcb * 255.0, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2BGR)
         cv2.imwrite(str(out_dir / (p.stem + ".png")), bgr)
 """
-
-
-def _run(cmd: list[str]) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:6])} ... failed:\n{(out.stderr or out.stdout)[-2000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -89,7 +77,7 @@ def main() -> None:
             for side, cmd in (("ivifbench", [*ours, "--out", str(tmp / f"ours{k}")]), ("bare loop", bare)):
                 if side == "bare loop":
                     cmd = [*cmd, str(tmp / f"bare{k}"), str(weights)]
-                times[side].append(_run(cmd))
+                times[side].append(whole_process(cmd)[:2])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     med = {s: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v)) for s, v in times.items()}

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import convolve2d
 
+from ivifbench.benchmarks.perf.timing import whole_process
+
 EIGHT = ["EN", "SD", "SF", "MI", "SCD", "VIF", "Qabf", "SSIM"]
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -199,22 +201,6 @@ print(" ".join(f"{v / len(list(ir_dir.iterdir())):.4f}" for v in total))
 """
 
 
-def _whole_process(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds and CPU seconds (user+sys, all threads) of one whole process, and its stdout."""
-    import resource
-    import subprocess
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, out.stdout
-
-
 def _subset(ir: Path, vis: Path, fused: Path, n: int, root: Path) -> tuple[Path, Path, Path]:
     """Folders of symlinks to the first ``n`` triples (by IR file name)."""
     dirs = (root / f"n{n}" / "ir", root / f"n{n}" / "vi", root / f"n{n}" / "fused")
@@ -282,7 +268,7 @@ def real_folder(args: argparse.Namespace) -> None:
                     str(Path(__file__).parent),
                 ]
                 for side, cmd in (("ivifbench", ours), ("reference", ref)):
-                    wall, cpu, _ = _whole_process(cmd)
+                    wall, cpu, _ = whole_process(cmd)
                     times.setdefault((side, k), []).append((wall, cpu))
     finally:
         shutil.rmtree(root, ignore_errors=True)
