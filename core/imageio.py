@@ -117,20 +117,26 @@ def as_float(arr: np.ndarray) -> np.ndarray:
 DEFAULT_MAX_PIXELS = 100_000_000  # per image; 100 MP of float32 RGB is 1.2 GB before any method runs
 
 
-def max_pixels() -> int:
-    """The per-image pixel limit: ``IVIFBENCH_MAX_PIXELS`` (0: none), else :data:`DEFAULT_MAX_PIXELS`."""
+def pixels_from_env(name: str, default: int, zero_means: str) -> int:
+    """A pixel count from the environment variable ``name`` (``default`` when unset; ``1e6`` style accepted); a clear
+    error, saying what ``0`` means (``zero_means``), when it is not a whole number ≥ 0."""
     import os
 
-    raw = os.environ.get("IVIFBENCH_MAX_PIXELS", "").strip()
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_MAX_PIXELS
+        return default
     try:
         value = int(float(raw))
     except ValueError:
-        raise InputError(f"IVIFBENCH_MAX_PIXELS={raw!r}: give a whole number of pixels (0: no limit)") from None
+        value = -1
     if value < 0:
-        raise InputError(f"IVIFBENCH_MAX_PIXELS={raw!r}: give a whole number of pixels ≥ 0 (0: no limit)")
+        raise InputError(f"{name}={raw!r}: give a whole number of pixels ≥ 0 (0: {zero_means})")
     return value
+
+
+def max_pixels() -> int:
+    """The per-image pixel limit: ``IVIFBENCH_MAX_PIXELS`` (0: none), else :data:`DEFAULT_MAX_PIXELS`."""
+    return pixels_from_env("IVIFBENCH_MAX_PIXELS", DEFAULT_MAX_PIXELS, "no limit")
 
 
 def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ as uint8, exactly as the untiled path would round it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,8 +18,7 @@ import numpy as np
 import torch
 
 from ivifbench.color import assume_8bit_grid, on_8bit_grid
-from ivifbench.errors import IvifError
-from ivifbench.imageio import as_float, to_uint8
+from ivifbench.imageio import as_float, pixels_from_env, to_uint8
 
 if TYPE_CHECKING:
     from ivifbench.fusion.base import FusionMethod
@@ -54,16 +52,7 @@ def tile_spans(n: int, size: int, halo: int) -> Iterator[tuple[int, int, int, in
 
 def tile_threshold() -> int:
     """Pixels above which a pair is tiled: ``IVIFBENCH_TILE_PIXELS`` (0: never), else :data:`DEFAULT_TILE_THRESHOLD`."""
-    raw = os.environ.get("IVIFBENCH_TILE_PIXELS", "").strip()
-    if not raw:
-        return DEFAULT_TILE_THRESHOLD
-    try:
-        value = int(float(raw))
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise IvifError(f"IVIFBENCH_TILE_PIXELS={raw!r}: give a whole number of pixels ≥ 0 (0: never tile)")
-    return value
+    return pixels_from_env("IVIFBENCH_TILE_PIXELS", DEFAULT_TILE_THRESHOLD, "never tile")
 
 
 def tile_plan(
