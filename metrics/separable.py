@@ -21,74 +21,74 @@ import numpy as np
 def _kernel() -> Callable[..., None]:
     import numba  # imported on first use: a second of start-up the CLI's other commands should not pay
 
+    # The taps arrive as a tuple, so each window length compiles its own kernel with a constant tap loop: LLVM unrolls
+    # it and vectorises along the row with the sum held in a register (3x the speed of accumulating tap by tap in
+    # memory). Each value is still one chain of operations in SciPy's order.
     @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def line(src: Any, taps: Any, kind: int, step: int, count: int, dst: Any) -> None:
-        """dst[j] = Σ_k taps[k]·src[j·step + k] for j < count (SciPy's order)."""
-        n = taps.shape[0]
+    def vertical(x: Any, top: int, taps: Any, kind: int, row: Any) -> None:
+        """row[j] = Σ_k taps[k]·x[top + k, j] (SciPy's order)."""
+        n = len(taps)
         c = n // 2
-        if kind == 1 or kind == -1:  # (anti-)symmetric odd kernel
-            wc = taps[c]
-            for j in range(count):
-                dst[j] = src[j * step + c] * wc
-            for k in range(c):
-                wk = taps[k]
-                m = n - 1 - k
-                if kind == 1:
-                    for j in range(count):
-                        b = j * step
-                        dst[j] += (src[b + k] + src[b + m]) * wk
-                else:
-                    for j in range(count):
-                        b = j * step
-                        dst[j] += (src[b + k] - src[b + m]) * wk
+        if kind == 1:
+            for j in range(row.shape[0]):
+                acc = x[top + c, j] * taps[c]
+                for k in range(c):
+                    acc += (x[top + k, j] + x[top + n - 1 - k, j]) * taps[k]
+                row[j] = acc
+        elif kind == -1:
+            for j in range(row.shape[0]):
+                acc = x[top + c, j] * taps[c]
+                for k in range(c):
+                    acc += (x[top + k, j] - x[top + n - 1 - k, j]) * taps[k]
+                row[j] = acc
         else:
-            wl = taps[n - 1]
-            for j in range(count):
-                dst[j] = src[j * step + n - 1] * wl
-            for k in range(n - 1):
-                wk = taps[k]
-                for j in range(count):
-                    dst[j] += src[j * step + k] * wk
+            for j in range(row.shape[0]):
+                acc = x[top + n - 1, j] * taps[n - 1]
+                for k in range(n - 1):
+                    acc += x[top + k, j] * taps[k]
+                row[j] = acc
 
     @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def rows_pass(x: Any, p: int, top: int, taps: Any, kind: int, row: Any) -> None:
-        """row[:] = Σ_k taps[k]·x[p, top + k, :] (SciPy's order; the vectorised loop runs along the row)."""
-        n = taps.shape[0]
+    def horizontal(src: Any, taps: Any, kind: int, step: int, dst: Any) -> None:
+        """dst[j] = Σ_k taps[k]·src[j·step + k] (SciPy's order)."""
+        n = len(taps)
         c = n // 2
-        w = row.shape[0]
-        if kind == 1 or kind == -1:
-            a = x[p, top + c]
-            wc = taps[c]
-            for j in range(w):
-                row[j] = a[j] * wc
-            for k in range(c):
-                a = x[p, top + k]
-                b = x[p, top + n - 1 - k]
-                wk = taps[k]
-                if kind == 1:
-                    for j in range(w):
-                        row[j] += (a[j] + b[j]) * wk
-                else:
-                    for j in range(w):
-                        row[j] += (a[j] - b[j]) * wk
+        if kind == 1 and step == 1:  # the common case, apart so that it vectorises with unit stride
+            for j in range(dst.shape[0]):
+                acc = src[j + c] * taps[c]
+                for k in range(c):
+                    acc += (src[j + k] + src[j + n - 1 - k]) * taps[k]
+                dst[j] = acc
+        elif kind == 1:
+            for j in range(dst.shape[0]):
+                b = j * step
+                acc = src[b + c] * taps[c]
+                for k in range(c):
+                    acc += (src[b + k] + src[b + n - 1 - k]) * taps[k]
+                dst[j] = acc
+        elif kind == -1:
+            for j in range(dst.shape[0]):
+                b = j * step
+                acc = src[b + c] * taps[c]
+                for k in range(c):
+                    acc += (src[b + k] - src[b + n - 1 - k]) * taps[k]
+                dst[j] = acc
         else:
-            a = x[p, top + n - 1]
-            wl = taps[n - 1]
-            for j in range(w):
-                row[j] = a[j] * wl
-            for k in range(n - 1):
-                a = x[p, top + k]
-                wk = taps[k]
-                for j in range(w):
-                    row[j] += a[j] * wk
+            for j in range(dst.shape[0]):
+                b = j * step
+                acc = src[b + n - 1] * taps[n - 1]
+                for k in range(n - 1):
+                    acc += src[b + k] * taps[k]
+                dst[j] = acc
 
     @numba.njit(nogil=True, cache=True, boundscheck=False)
     def separable(x: Any, rows: Any, kr: int, cols: Any, kc: int, step: int, out: Any) -> None:
         row = np.empty(x.shape[2])
         for p in range(out.shape[0]):
+            plane = x[p]
             for i in range(out.shape[1]):
-                rows_pass(x, p, i * step, rows, kr, row)
-                line(row, cols, kc, step, out.shape[2], out[p, i])
+                vertical(plane, i * step, rows, kr, row)
+                horizontal(row, cols, kc, step, out[p, i])
 
     return separable
 
@@ -158,5 +158,5 @@ def separable_valid_cpu(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, step:
     rows, cols = (np.ascontiguousarray(t, dtype=np.float64) for t in (rows, cols))
     n, h, w = x.shape
     out = np.empty((n, (h - rows.size) // step + 1, (w - cols.size) // step + 1))
-    _kernel()(x, rows, _kind(rows), cols, _kind(cols), step, out)
+    _kernel()(x, tuple(rows.tolist()), _kind(rows), tuple(cols.tolist()), _kind(cols), step, out)
     return out

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ivifbench.metrics import filters
 from ivifbench.metrics.filters import check_min_size, gaussian_1d, separable_valid
 from ivifbench.metrics.shared import shared
 
@@ -22,16 +23,16 @@ _BELOW_EPS = math.nextafter(_EPS, 0.0)
 _SIGMA_N_SQ = 2.0
 
 
-def _vifp_moments(fused: Tensor, ir: Tensor, vis: Tensor, saturate_uint8: bool) -> list[tuple[Tensor, Tensor, Tensor]]:
-    """Per scale (1..4): σ_S² of both sources (B×2×C×h×w; below 1e-10 set to 0), σ_F² (B×1×C×h×w; negatives set
-    to 0) and σ_SF (B×2×C×h×w), the window statistics of ``vifp_mscale``. Shared read-only by VIF and VIFF.
+def _vifp_filtered(fused: Tensor, ir: Tensor, vis: Tensor, saturate_uint8: bool) -> list[Tensor]:
+    """Per scale (1..4): the window means of the eight planes ``vifp_mscale`` filters, B×8×C×h×w: μ of IR, VIS and
+    the fused image, E[IR²], E[VIS²], E[F²], E[IR·F], E[VIS·F]. Shared read-only by VIF and VIFF.
 
     Scale s uses an N×N Gaussian window, N = 2^(5−s)+1 (17, 9, 5, 3), σ = N/5, 'valid' filtering; for s > 1 the
     images are first filtered and decimated by 2 (rows are dropped before the column pass). The fused image's
-    statistics are computed once and broadcast over the two sources.
+    statistics are computed once for both sources.
     """
 
-    def make() -> list[tuple[Tensor, Tensor, Tensor]]:
+    def make() -> list[Tensor]:
         out = []
         p = torch.stack((ir, vis, fused), 1)  # B×3×C×H×W: the two sources, then the fused image
         for scale in range(1, 5):
@@ -46,15 +47,23 @@ def _vifp_moments(fused: Tensor, ir: Tensor, vis: Tensor, saturate_uint8: bool) 
             torch.mul(p[:, :2], p[:, 2:], out=planes[:, 6:])
             if saturate_uint8 and scale == 1:  # Tang's pre-2023 code multiplied uint8 arrays: products saturate
                 planes[:, 3:].clamp_(max=255)
-            m = separable_valid(planes, win)
-            mu1, mu2, exx, eff, exf = m[:, :2], m[:, 2:3], m[:, 3:5], m[:, 5:6], m[:, 6:]
-            # σ_S² < 1e-10 (negatives included) counts as 0: threshold_ keeps values > the double just below 1e-10
-            sigma1_sq = F.threshold_(exx.sub_(mu1 * mu1), _BELOW_EPS, 0.0)  # type: ignore[attr-defined]
-            sigma2_sq = eff.sub_(mu2 * mu2).clamp_(min=0)
-            out.append((sigma1_sq, sigma2_sq, exf.sub_(mu1.mul_(mu2))))
+            out.append(separable_valid(planes, win))
         return out
 
-    return shared(("vifp_moments", saturate_uint8), (fused, ir, vis), make)
+    return shared(("vifp_filtered", saturate_uint8), (fused, ir, vis), make)
+
+
+def _vifp_moments(
+    fused: Tensor, ir: Tensor, vis: Tensor, saturate_uint8: bool
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Per scale: σ_S² of both sources (B×2×C×h×w; below 1e-10 set to 0), σ_F² (B×1×C×h×w; negatives set to 0)
+    and σ_SF (B×2×C×h×w), from :func:`_vifp_filtered` (left unchanged)."""
+    for m in _vifp_filtered(fused, ir, vis, saturate_uint8):
+        mu1, mu2, exx, eff, exf = m[:, :2], m[:, 2:3], m[:, 3:5], m[:, 5:6], m[:, 6:]
+        # σ_S² < 1e-10 (negatives included) counts as 0: threshold_ keeps values > the double just below 1e-10
+        sigma1_sq = F.threshold_(exx - mu1 * mu1, _BELOW_EPS, 0.0)  # type: ignore[attr-defined]
+        sigma2_sq = (eff - mu2 * mu2).clamp_(min=0)
+        yield sigma1_sq, sigma2_sq, exf - mu1 * mu2
 
 
 def vifp_terms(fused: Tensor, ir: Tensor, vis: Tensor, *, saturate_uint8: bool = False) -> tuple[Tensor, Tensor]:
@@ -63,10 +72,22 @@ def vifp_terms(fused: Tensor, ir: Tensor, vis: Tensor, *, saturate_uint8: bool =
     σ_n² = 2; the reference's cascade of clamps, folded: g = σ_SF/(σ_S² + 1e-10), set to 0 where g < 0 or
     σ_F² < 1e-10, and there σ_v² = max(σ_F² − g·σ_SF, 1e-10). Every pixel the reference drops then has g²σ_S² = 0
     (g = 0 or σ_S² = 0), a term of exactly log10(1) = 0, so no mask is needed; elsewhere the operations are the
-    reference's. Scales whose 'valid' output is empty contribute 0 (MATLAB's sum over an empty array).
+    reference's. Scales whose 'valid' output is empty contribute 0 (MATLAB's sum over an empty array). CPU float64
+    tensors take one compiled pass per scale (:mod:`ivifbench.metrics.vif_kernel`), others the torch maps.
     """
     num = fused.new_zeros((fused.shape[0], 2, fused.shape[1]))
     den = torch.zeros_like(num)
+    if (
+        filters.BACKEND == "auto"
+        and fused.device.type == "cpu"
+        and fused.dtype == torch.float64
+        and not fused.requires_grad
+    ):
+        from ivifbench.metrics.vif_kernel import add_vif_sums
+
+        for m in _vifp_filtered(fused, ir, vis, saturate_uint8):
+            add_vif_sums(m.detach().numpy(), _BELOW_EPS, _EPS, _SIGMA_N_SQ, num.numpy(), den.numpy())
+        return num, den
     for num_map, den_map in vifp_term_maps(fused, ir, vis, saturate_uint8=saturate_uint8):
         num += num_map.sum((-2, -1))
         den += den_map.sum((-2, -1))
