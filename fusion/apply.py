@@ -17,6 +17,7 @@ from ivifbench.color import assume_8bit_grid
 from ivifbench.errors import IvifError
 from ivifbench.fusion.tiling import fuse_tiled, tile_plan
 from ivifbench.imageio import as_float, read_pair, write_png
+from ivifbench.malloc import tune_malloc
 from ivifbench.progress import track
 
 if TYPE_CHECKING:  # FusionMethod.produce calls in here
@@ -77,6 +78,7 @@ def fuse_pairs(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    tune_malloc()  # networks free and reallocate image-sized feature maps: reuse them instead of page-faulting anew
     report = FuseReport()
     start = time.perf_counter()
     todo = [p for p in pairs if not (skip_existing and (out_dir / f"{p[0]}.png").is_file())]

@@ -39,8 +39,9 @@ from ivifbench.cli import app, main
 paths = []
 def walk(cmd, prefix):
     paths.append(prefix)
-    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-        walk(sub, prefix + [name])
+    if hasattr(cmd, "list_commands"):  # groups; the task group fills itself on first listing
+        for name in sorted(cmd.list_commands(None)):
+            walk(cmd.get_command(None, name), prefix + [name])
 walk(typer.main.get_command(app), [])
 for path in paths:
     with contextlib.redirect_stdout(io.StringIO()):
@@ -73,3 +74,14 @@ def test_package_namespaces_load_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["False", "True", "True", "[]"], out.stdout
+
+
+def test_fuse_does_not_load_the_task_registry() -> None:
+    """The task group lists its commands only when asked: `ivifbench fuse` pays nothing for the tasks wing."""
+    code = (
+        "import sys, contextlib, io; from ivifbench.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): rc = main(['fuse', '--help'])\n"
+        "print(rc, sorted(m for m in sys.modules if m.startswith('ivifbench.tasks')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["0", "[]"], out.stdout
