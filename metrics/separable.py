@@ -6,123 +6,116 @@ in parallel (no GIL). Each output value is computed with exactly the operations,
 (``NI_Correlate1D``: symmetric and anti-symmetric odd kernels pair the mirrored taps, farthest first, after the
 centre tap; other kernels start with the last tap, then the others in order; no fused multiply-add), so the values are
 SciPy's to the bit: VIF and the SSIM family threshold near-zero variances, which round-off of another order can flip.
+
+The kernels are module-level functions (a closure over other compiled functions would miss numba's on-disk cache and
+recompile in every process); only the metric code that runs them imports this module, so numba's import stays off
+the CLI's start-up.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 
 
-@functools.cache
-def _kernel() -> Callable[..., None]:
-    import numba  # imported on first use: a second of start-up the CLI's other commands should not pay
-
-    # The taps arrive as a tuple, so each window length compiles its own kernel with a constant tap loop: LLVM unrolls
-    # it and vectorises along the row with the sum held in a register (3x the speed of accumulating tap by tap in
-    # memory). Each value is still one chain of operations in SciPy's order.
-    @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def vertical(x: Any, top: int, taps: Any, kind: int, row: Any) -> None:
-        """row[j] = Σ_k taps[k]·x[top + k, j] (SciPy's order)."""
-        n = len(taps)
-        c = n // 2
-        if kind == 1:
-            for j in range(row.shape[0]):
-                acc = x[top + c, j] * taps[c]
-                for k in range(c):
-                    acc += (x[top + k, j] + x[top + n - 1 - k, j]) * taps[k]
-                row[j] = acc
-        elif kind == -1:
-            for j in range(row.shape[0]):
-                acc = x[top + c, j] * taps[c]
-                for k in range(c):
-                    acc += (x[top + k, j] - x[top + n - 1 - k, j]) * taps[k]
-                row[j] = acc
-        else:
-            for j in range(row.shape[0]):
-                acc = x[top + n - 1, j] * taps[n - 1]
-                for k in range(n - 1):
-                    acc += x[top + k, j] * taps[k]
-                row[j] = acc
-
-    @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def horizontal(src: Any, taps: Any, kind: int, step: int, dst: Any) -> None:
-        """dst[j] = Σ_k taps[k]·src[j·step + k] (SciPy's order)."""
-        n = len(taps)
-        c = n // 2
-        if kind == 1 and step == 1:  # the common case, apart so that it vectorises with unit stride
-            for j in range(dst.shape[0]):
-                acc = src[j + c] * taps[c]
-                for k in range(c):
-                    acc += (src[j + k] + src[j + n - 1 - k]) * taps[k]
-                dst[j] = acc
-        elif kind == 1:
-            for j in range(dst.shape[0]):
-                b = j * step
-                acc = src[b + c] * taps[c]
-                for k in range(c):
-                    acc += (src[b + k] + src[b + n - 1 - k]) * taps[k]
-                dst[j] = acc
-        elif kind == -1:
-            for j in range(dst.shape[0]):
-                b = j * step
-                acc = src[b + c] * taps[c]
-                for k in range(c):
-                    acc += (src[b + k] - src[b + n - 1 - k]) * taps[k]
-                dst[j] = acc
-        else:
-            for j in range(dst.shape[0]):
-                b = j * step
-                acc = src[b + n - 1] * taps[n - 1]
-                for k in range(n - 1):
-                    acc += src[b + k] * taps[k]
-                dst[j] = acc
-
-    @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def separable(x: Any, rows: Any, kr: int, cols: Any, kc: int, step: int, out: Any) -> None:
-        row = np.empty(x.shape[2])
-        for p in range(out.shape[0]):
-            plane = x[p]
-            for i in range(out.shape[1]):
-                vertical(plane, i * step, rows, kr, row)
-                horizontal(row, cols, kc, step, out[p, i])
-
-    return separable
+# The taps arrive as a tuple, so each window length compiles its own kernel with a constant tap loop: LLVM unrolls
+# it and vectorises along the row with the sum held in a register (3x the speed of accumulating tap by tap in
+# memory). Each value is still one chain of operations in SciPy's order.
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _vertical(x: Any, top: int, taps: Any, kind: int, row: Any) -> None:
+    """row[j] = Σ_k taps[k]·x[top + k, j] (SciPy's order)."""
+    n = len(taps)
+    c = n // 2
+    if kind == 1:
+        for j in range(row.shape[0]):
+            acc = x[top + c, j] * taps[c]
+            for k in range(c):
+                acc += (x[top + k, j] + x[top + n - 1 - k, j]) * taps[k]
+            row[j] = acc
+    elif kind == -1:
+        for j in range(row.shape[0]):
+            acc = x[top + c, j] * taps[c]
+            for k in range(c):
+                acc += (x[top + k, j] - x[top + n - 1 - k, j]) * taps[k]
+            row[j] = acc
+    else:
+        for j in range(row.shape[0]):
+            acc = x[top + n - 1, j] * taps[n - 1]
+            for k in range(n - 1):
+                acc += x[top + k, j] * taps[k]
+            row[j] = acc
 
 
-@functools.cache
-def _box_kernel() -> Callable[..., None]:
-    import numba
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _horizontal(src: Any, taps: Any, kind: int, step: int, dst: Any) -> None:
+    """dst[j] = Σ_k taps[k]·src[j·step + k] (SciPy's order)."""
+    n = len(taps)
+    c = n // 2
+    if kind == 1 and step == 1:  # the common case, apart so that it vectorises with unit stride
+        for j in range(dst.shape[0]):
+            acc = src[j + c] * taps[c]
+            for k in range(c):
+                acc += (src[j + k] + src[j + n - 1 - k]) * taps[k]
+            dst[j] = acc
+    elif kind == 1:
+        for j in range(dst.shape[0]):
+            b = j * step
+            acc = src[b + c] * taps[c]
+            for k in range(c):
+                acc += (src[b + k] + src[b + n - 1 - k]) * taps[k]
+            dst[j] = acc
+    elif kind == -1:
+        for j in range(dst.shape[0]):
+            b = j * step
+            acc = src[b + c] * taps[c]
+            for k in range(c):
+                acc += (src[b + k] - src[b + n - 1 - k]) * taps[k]
+            dst[j] = acc
+    else:
+        for j in range(dst.shape[0]):
+            b = j * step
+            acc = src[b + n - 1] * taps[n - 1]
+            for k in range(n - 1):
+                acc += src[b + k] * taps[k]
+            dst[j] = acc
 
-    @numba.njit(nogil=True, cache=True, boundscheck=False)
-    def box(x: Any, size: int, out: Any) -> None:
-        w = x.shape[2]
-        acc = np.empty(w)
-        row = np.empty(w, np.float32)
-        for p in range(out.shape[0]):
-            for i in range(out.shape[1]):
-                a = x[p, i]
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _separable(x: Any, rows: Any, kr: int, cols: Any, kc: int, step: int, out: Any) -> None:
+    row = np.empty(x.shape[2])
+    for p in range(out.shape[0]):
+        plane = x[p]
+        for i in range(out.shape[1]):
+            _vertical(plane, i * step, rows, kr, row)
+            _horizontal(row, cols, kc, step, out[p, i])
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _box(x: Any, size: int, out: Any) -> None:
+    w = x.shape[2]
+    acc = np.empty(w)
+    row = np.empty(w, np.float32)
+    for p in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            a = x[p, i]
+            for j in range(w):
+                acc[j] = np.float64(a[j])
+            for k in range(1, size):
+                a = x[p, i + k]
                 for j in range(w):
-                    acc[j] = np.float64(a[j])
-                for k in range(1, size):
-                    a = x[p, i + k]
-                    for j in range(w):
-                        acc[j] += np.float64(a[j])
-                for j in range(w):
-                    row[j] = np.float32(acc[j] / size)
-                o = out[p, i]
+                    acc[j] += np.float64(a[j])
+            for j in range(w):
+                row[j] = np.float32(acc[j] / size)
+            o = out[p, i]
+            for j in range(o.shape[0]):
+                acc[j] = np.float64(row[j])
+            for k in range(1, size):
                 for j in range(o.shape[0]):
-                    acc[j] = np.float64(row[j])
-                for k in range(1, size):
-                    for j in range(o.shape[0]):
-                        acc[j] += np.float64(row[j + k])
-                for j in range(o.shape[0]):
-                    o[j] = np.float32(acc[j] / size)
-
-    return box
+                    acc[j] += np.float64(row[j + k])
+            for j in range(o.shape[0]):
+                o[j] = np.float32(acc[j] / size)
 
 
 def box_mean_valid_float32(x: np.ndarray, size: int) -> np.ndarray:
@@ -134,7 +127,7 @@ def box_mean_valid_float32(x: np.ndarray, size: int) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     n, h, w = x.shape
     out = np.empty((n, h - size + 1, w - size + 1), np.float32)
-    _box_kernel()(x, size, out)
+    _box(x, size, out)
     return out
 
 
@@ -158,5 +151,5 @@ def separable_valid_cpu(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, step:
     rows, cols = (np.ascontiguousarray(t, dtype=np.float64) for t in (rows, cols))
     n, h, w = x.shape
     out = np.empty((n, (h - rows.size) // step + 1, (w - cols.size) // step + 1))
-    _kernel()(x, tuple(rows.tolist()), _kind(rows), tuple(cols.tolist()), _kind(cols), step, out)
+    _separable(x, tuple(rows.tolist()), _kind(rows), tuple(cols.tolist()), _kind(cols), step, out)
     return out

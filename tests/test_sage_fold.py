@@ -1,4 +1,5 @@
-"""SAGE inference folds BatchNorm into the convolutions: the same function up to float rounding."""
+"""SAGE inference folds BatchNorm into the convolutions and merges skips before upsampling (``SageStudent.fuse``):
+the released forward's function up to float rounding."""
 
 from __future__ import annotations
 
@@ -25,5 +26,7 @@ def test_folded_student_computes_the_same_function() -> None:
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     y, ir = torch.rand(2, 1, 45, 62), torch.rand(2, 1, 45, 62)
     with torch.inference_mode():
-        ref, out = net.fuse(y, ir), folded.fuse(y, ir)
+        ref = net(y, ir)[0]  # the released layer order: concatenate, then the 1×1 convolution
+        merged, out = net.fuse(y, ir), folded.fuse(y, ir)
+    assert float((ref - merged).abs().max()) < 1e-5  # 45×62: the upsampling ratios are not exactly 2
     assert float((ref - out).abs().max()) < 1e-5
