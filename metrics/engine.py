@@ -66,10 +66,11 @@ def _check_inputs(fused: Tensor, ir: Tensor, vis: Tensor) -> None:
     if fused.numel() == 0:
         raise InputError("empty batch")
     # Raw 8-bit values are expected; [0, 1] data would be silently scored as a near-black image.
-    peak = max(float(t.amax()) for t in (fused, ir, vis))
+    ranges = [torch.aminmax(t) for t in (fused, ir, vis)]  # one pass per tensor
+    peak = max(float(r.max) for r in ranges)
     if peak <= 1.0 and any(bool(((t != 0) & (t != 1)).any()) for t in (fused, ir, vis)):
         raise InputError("inputs look like [0, 1] data; compute() expects raw 8-bit values 0..255 (multiply by 255)")
-    if peak > 255.0 or min(float(t.amin()) for t in (fused, ir, vis)) < 0:
+    if peak > 255.0 or min(float(r.min) for r in ranges) < 0:
         raise InputError("inputs must hold 8-bit values in 0..255")
 
 

@@ -1,8 +1,8 @@
 """Qabf's per-pixel quantities of CPU float64 planes in compiled passes (numba), with the arithmetic of
 :mod:`ivifbench.metrics.gradient` operation for operation (so the same bits): the Sobel parts (zero padding, the
 [1 2 1] smoothing summed as (a + b) + 2c, differences of the smoothed rows) and the arguments of Qabf's two
-sigmoids; no fused multiply-add. Transcendental functions (sqrt, atan2, sigmoid) stay with torch, on tensors of the
-shapes they always had."""
+sigmoids; no fused multiply-add. Transcendental functions stay outside: sqrt and atan2 with NumPy's SIMD loops
+(see ``gradient._qabf_edges``), the sigmoids with torch."""
 
 from __future__ import annotations
 

@@ -93,29 +93,25 @@ def _separable(x: Any, rows: Any, kr: int, cols: Any, kc: int, step: int, out: A
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
-def _box(x: Any, size: int, out: Any) -> None:
-    w = x.shape[2]
-    acc = np.empty(w)
-    row = np.empty(w, np.float32)
+def _box(x: Any, window: Any, out: Any) -> None:
+    """'valid' mean over ``len(window)`` values along axis 1, then axis 2 (a tuple, so each size compiles with a
+    constant loop, unrolled and vectorised as in :func:`_vertical`): double sums, divided, stored as float32."""
+    n = len(window)
+    row = np.empty(x.shape[2], np.float32)
     for p in range(out.shape[0]):
+        plane = x[p]
         for i in range(out.shape[1]):
-            a = x[p, i]
-            for j in range(w):
-                acc[j] = np.float64(a[j])
-            for k in range(1, size):
-                a = x[p, i + k]
-                for j in range(w):
-                    acc[j] += np.float64(a[j])
-            for j in range(w):
-                row[j] = np.float32(acc[j] / size)
+            for j in range(row.shape[0]):
+                acc = np.float64(plane[i, j])
+                for k in range(1, n):
+                    acc += np.float64(plane[i + k, j])
+                row[j] = np.float32(acc / n)
             o = out[p, i]
             for j in range(o.shape[0]):
-                acc[j] = np.float64(row[j])
-            for k in range(1, size):
-                for j in range(o.shape[0]):
-                    acc[j] += np.float64(row[j + k])
-            for j in range(o.shape[0]):
-                o[j] = np.float32(acc[j] / size)
+                acc = np.float64(row[j])
+                for k in range(1, n):
+                    acc += np.float64(row[j + k])
+                o[j] = np.float32(acc / n)
 
 
 def box_mean_valid_float32(x: np.ndarray, size: int) -> np.ndarray:
@@ -127,7 +123,7 @@ def box_mean_valid_float32(x: np.ndarray, size: int) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     n, h, w = x.shape
     out = np.empty((n, h - size + 1, w - size + 1), np.float32)
-    _box(x, size, out)
+    _box(x, (0,) * size, out)
     return out
 
 

@@ -115,8 +115,13 @@ def ssim_skimage_map(x: Tensor, y: Tensor) -> Tensor:
     if y32.ndim == x32.ndim:
         y32 = y32[None]
     s = y32.shape[0]
-    # one filtering call for every window statistic: x, x², then y, y², xy for each source
-    stack = torch.cat((x32[None], (x32 * x32)[None], y32, y32 * y32, x32[None] * y32), 0)
+    # one filtering call for every window statistic: x, x², then y, y², xy for each source (written in place)
+    stack = x32.new_empty((2 + 3 * s, *x32.shape))
+    stack[0] = x32
+    torch.mul(x32, x32, out=stack[1])
+    stack[2 : 2 + s] = y32
+    torch.mul(y32, y32, out=stack[2 + s : 2 + 2 * s])
+    torch.mul(x32, y32, out=stack[2 + 2 * s :])
     boxed = _box7_float32(stack)
     cov_norm = 49 / 48
     c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
