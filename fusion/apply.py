@@ -16,7 +16,8 @@ import torch
 from ivifbench.color import assume_8bit_grid
 from ivifbench.errors import IvifError
 from ivifbench.fusion.tiling import fuse_tiled, tile_plan
-from ivifbench.imageio import as_float, read_pair, write_png
+from ivifbench.fusion.tiling import tile_threshold as default_tile_threshold
+from ivifbench.imageio import LoadedImage, as_float, read_pair, write_png
 from ivifbench.malloc import tune_malloc
 from ivifbench.progress import track
 
@@ -133,10 +134,24 @@ def fuse_pairs(
                 submit(pid, img)
         batch.clear()
 
-    for pid, ir_path, vis_path in track(todo, len(todo), f"fuse {method.info.name}", enabled=progress):
+    # the next pair is decoded while this one fuses; pairs above the tile threshold are read alone (memory)
+    reader = ThreadPoolExecutor(1, thread_name_prefix="ivifbench-read")
+    threshold = default_tile_threshold() if tile_threshold is None else tile_threshold
+
+    def whole(k: int) -> bool:
+        w, h = _header_size(todo[k][2])
+        return threshold <= 0 or w * h <= threshold
+
+    def read(k: int) -> Future[tuple[LoadedImage, LoadedImage]]:
+        return reader.submit(read_pair, todo[k][1], todo[k][2], native=True)  # 8-bit files stay uint8 until fused
+
+    ahead: Future[tuple[LoadedImage, LoadedImage]] | None = None
+    for k, (pid, _, _) in enumerate(track(todo, len(todo), f"fuse {method.info.name}", enabled=progress)):
         stop_if_disk_full()
+        current = ahead if ahead is not None else read(k)
+        ahead = read(k + 1) if k + 1 < len(todo) and whole(k) and whole(k + 1) else None
         try:
-            ir, vis = read_pair(ir_path, vis_path, native=True)  # 8-bit files stay uint8 until fused
+            ir, vis = current.result()
         except IvifError as exc:
             report.failed[pid] = str(exc)
             continue
@@ -157,6 +172,7 @@ def fuse_pairs(
             flush()
         batch.append((pid, t_ir, t_vis, vis.pixels.dtype == np.uint8))
     flush()
+    reader.shutdown(wait=True)
     writer.shutdown(wait=True)
     stop_if_disk_full()
     for pid, fut in writes:

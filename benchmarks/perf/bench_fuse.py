@@ -2,9 +2,9 @@
 
 The bare loop is what a user of the official release runs: one process that imports torch, loads the student with
 the official weights, and for each pair reads the images with OpenCV, converts the visible image to YCrCb, runs the
-student on one pair at a time under ``no_grad``, recombines the chroma and writes a PNG with OpenCV. Both sides run as
-whole processes (start-up, reading and writing included), interleaved, ``--runs`` times; the medians of wall and CPU
-time (user+sys of the process and its threads) are compared::
+student's forward (the release's layer order) on one pair at a time under ``no_grad``, recombines the chroma and
+writes a PNG with OpenCV. Both sides run as whole processes (start-up, reading and writing included), interleaved,
+``--runs`` times; the medians of wall and CPU time (user+sys of the process and its threads) are compared::
 
     python benchmarks/perf/bench_fuse.py [--weights PATH] [--root M3FD_ROOT] [--pairs 3] [--runs 3] [--batch-size N]
 
@@ -43,7 +43,7 @@ with torch.no_grad():
         vis = cv2.imread(str(vis_dir / p.name), cv2.IMREAD_COLOR)
         ycrcb = cv2.cvtColor(vis, cv2.COLOR_BGR2YCrCb).astype(np.float32) / 255.0
         y = torch.from_numpy(ycrcb[..., 0])[None, None]
-        fused = net.fuse(y, torch.from_numpy(ir)[None, None])[0, 0].clamp(0, 1).numpy()
+        fused = net(y, torch.from_numpy(ir)[None, None])[0][0, 0].clamp(0, 1).numpy()  # the release's student(Y, IR)
         ycrcb[..., 0] = fused
         bgr = cv2.cvtColor(np.clip(ycrcb * 255.0, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2BGR)
         cv2.imwrite(str(out_dir / (p.stem + ".png")), bgr)
