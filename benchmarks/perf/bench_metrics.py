@@ -2,7 +2,8 @@
 
 Batched ``ivifbench.metrics.compute`` (convention ``cddfuse``) against a naive per-image baseline written here in
 numpy/scipy the way the reference evaluator works (direct 2-D ``convolve2d`` windows, ``histogram2d``), in the same
-run, on the same images; prints per-image medians, the ratio, and the largest disagreement between the two.
+run, on the same images; prints per-image medians, the ratio, and the largest disagreement between the two (VIF and
+SSIM differ by design: the naive code is the textbook float64 formula, CDDFuse's evaluator carries quirks).
 
     python benchmarks/perf/bench_metrics.py [--batch 8] [--runs 3] [--naive-images 1] [--threads N] [--device cpu]
                                             [--per-metric]
@@ -375,8 +376,11 @@ def main() -> None:
     print(f"naive per-image baseline:         wall median {mn * 1000:.1f} ms/image {ms(naive)}")
     print(f"{'':33}CPU  median {cn * 1000:.1f} ms/image {ms(naive_cpu)}")
     print(f"speed-up over the naive baseline: wall {mn / mb:.1f}×, CPU time {cn / cb:.1f}×")
-    print(f"against the reference evaluator's ~4700 ms/image (metrics.md §10, 2 idle cores): wall {4.7 / mb:.0f}×")
+    # The naive code is the textbook float64 formula; CDDFuse's evaluator has quirks the convention reproduces
+    # (float32 SSIM with data_range 2, its VIF arithmetic), so VIF and SSIM differ by design. The golden tests check
+    # the convention against the published values; this line only shows that the baseline computes the same thing.
     print("largest relative difference batched vs naive: " + ", ".join(f"{m} {d:.1e}" for m, d in worst.items()))
+    print("(VIF and SSIM differ by design: the naive code is the textbook float64 formula, not CDDFuse's quirks)")
 
 
 if __name__ == "__main__":
