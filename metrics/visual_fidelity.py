@@ -33,16 +33,20 @@ def _vifp_filtered(fused: Tensor, ir: Tensor, vis: Tensor, saturate_uint8: bool)
     """
 
     def make() -> list[Tensor]:
-        out = []
-        p = torch.stack((ir, vis, fused), 1)  # B×3×C×H×W: the two sources, then the fused image
+        out: list[Tensor] = []
+        # one filtering call per scale for all eight planes: x, f; x², f²; x·f (μ, E[x²], E[f²], E[x·f] after
+        # filtering); the first three are the two sources and the fused image, decimated by 2 after scale 1
+        planes = fused.new_empty((fused.shape[0], 8, *fused.shape[1:]))
+        for k, x in enumerate((ir, vis, fused)):
+            planes[:, k] = x
         for scale in range(1, 5):
             n = 2 ** (5 - scale) + 1
             win = gaussian_1d(n, n / 5, dtype=fused.dtype, device=fused.device)
             if scale > 1:
-                p = separable_valid(p, win, step=2)
-            # one filtering call for all eight planes: x, f; x², f²; x·f (μ, E[x²], E[f²], E[x·f] after filtering)
-            planes = p.new_empty((p.shape[0], 8, *p.shape[2:]))
-            planes[:, :3] = p
+                p = separable_valid(planes[:, :3], win, step=2)
+                planes = p.new_empty((p.shape[0], 8, *p.shape[2:]))
+                planes[:, :3] = p
+            p = planes[:, :3]
             torch.mul(p, p, out=planes[:, 3:6])
             torch.mul(p[:, :2], p[:, 2:], out=planes[:, 6:])
             if saturate_uint8 and scale == 1:  # Tang's pre-2023 code multiplied uint8 arrays: products saturate
