@@ -115,7 +115,8 @@ def qabf_maps(
 ) -> tuple[Tensor, Tensor]:
     """The per-pixel numerator Q_AF g_A + Q_BF g_B and denominator g_A + g_B of :func:`qabf` (B×C×H×W)."""
     c = fused.shape[1]
-    g, alpha = _qabf_edges(torch.cat((fused, ir, vis), 1) * scale)
+    x = torch.cat((fused, ir, vis), 1)
+    g, alpha = _qabf_edges(x if scale == 1.0 else x.mul_(scale))
     g_f, g_a, g_b = g.split(c, 1)
     a_f, a_a, a_b = alpha.split(c, 1)
     # the sigmoid arguments 15(G − 0.5) and 22(A − 0.8) per source; Tg/(1 + e^{kg(G−Dg)}) = Tg·sigmoid(−kg(G−Dg))
@@ -123,16 +124,19 @@ def qabf_maps(
         from ivifbench.metrics.qabf_kernel import sigmoid_args  # both sources in one compiled pass, same arithmetic
 
         b = g.shape[0]
-        z = torch.from_numpy(sigmoid_args(g.reshape(b, 3, -1).numpy(), alpha.reshape(b, 3, -1).numpy(), fix_equal))
-        z_ga, z_aa, z_gb, z_ab = (t.reshape(g_f.shape) for t in z)
+        z = sigmoid_args(g.reshape(b, 3, -1).numpy(), alpha.reshape(b, 3, -1).numpy(), fix_equal)
+        # Tg·Ta/((1 + e^{−z_g})(1 + e^{−z_a})) with NumPy's SIMD exp (5× torch's sigmoid here; equal to round-off)
+        e = np.exp(np.negative(z, out=z), out=z)
+        e += 1
+        q_a, q_b = (torch.from_numpy(np.reciprocal(e[k] * e[k + 1])).reshape(g_f.shape) for k in (0, 2))
+        q_a, q_b = q_a.mul_(0.9994 * 0.9879), q_b.mul_(0.9994 * 0.9879)
     else:
         z_ga, z_aa = _sigmoid_args(g_a, a_a, g_f, a_f, fix_equal)
         z_gb, z_ab = _sigmoid_args(g_b, a_b, g_f, a_f, fix_equal)
-
-    def q(z_g: Tensor, z_a: Tensor) -> Tensor:  # one fused op per sigmoid instead of three (same value to round-off)
-        return torch.sigmoid(z_g).mul_(torch.sigmoid(z_a)).mul_(0.9994 * 0.9879)
-
-    return q(z_ga, z_aa) * g_a + q(z_gb, z_ab) * g_b, g_a + g_b
+        # one fused op per sigmoid instead of three (same value to round-off)
+        q_a = torch.sigmoid(z_ga).mul_(torch.sigmoid(z_aa)).mul_(0.9994 * 0.9879)
+        q_b = torch.sigmoid(z_gb).mul_(torch.sigmoid(z_ab)).mul_(0.9994 * 0.9879)
+    return q_a.mul_(g_a).add_(q_b.mul_(g_b)), g_a + g_b
 
 
 def _sigmoid_args(g_s: Tensor, a_s: Tensor, g_f: Tensor, a_f: Tensor, fix_equal: bool) -> tuple[Tensor, Tensor]:
