@@ -80,10 +80,10 @@ def _qabf_edges(x: Tensor) -> tuple[Tensor, Tensor]:
     if filters.BACKEND == "auto" and x.device.type == "cpu" and x.dtype == torch.float64 and not x.requires_grad:
         from ivifbench.metrics.qabf_kernel import sobel_parts  # one compiled pass, the same arithmetic
 
-        g2, num, den = sobel_parts(x.detach().reshape(-1, *x.shape[-2:]).numpy())
+        g2, y_part, x_part = sobel_parts(x.detach().reshape(-1, *x.shape[-2:]).numpy())
         # NumPy's SIMD loops: sqrt is correctly rounded (torch's bits), arctan2 within 1 ulp of torch's, 3× faster
-        angle = np.arctan2(num, den, out=num)
-        angle[den == 0] = math.pi / 2
+        angle = np.arctan2(y_part, x_part, out=y_part)
+        angle[x_part == 0] = math.pi / 2
         return torch.from_numpy(np.sqrt(g2, out=g2)).reshape(x.shape), torch.from_numpy(angle).reshape(x.shape)
     gx, gy = _sobel_zeros(x)
     sx, sy = -gx, gy  # conv2 with [−1 0 1; −2 0 2; −1 0 1] and [1 2 1; 0 0 0; −1 −2 −1]: signs matter at Sx == 0
