@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -138,6 +139,7 @@ def fuse_pairs(
     reader = ThreadPoolExecutor(1, thread_name_prefix="ivifbench-read")
     threshold = default_tile_threshold() if tile_threshold is None else tile_threshold
 
+    @functools.cache  # asked for each pair twice (as the next pair, then as the current one)
     def whole(k: int) -> bool:
         w, h = _header_size(todo[k][2])
         return threshold <= 0 or w * h <= threshold

@@ -44,3 +44,34 @@ def test_box_mean_valid_float32_is_scipy_to_the_bit(size: int) -> None:
     full = uniform_filter1d(uniform_filter1d(x, size, axis=1), size, axis=2)
     c = size // 2
     assert np.array_equal(box_mean_valid_float32(x, size), full[:, c : c + 30 - size + 1, c : c + 33 - size + 1])
+
+
+def _vif_sums_reference(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The per-pixel VIF terms with NumPy, one logarithm per pixel (B×2×C sums)."""
+    mu, e_ss, e_sf = m[:, :2], m[:, 3:5], m[:, 6:8]
+    mu_f, e_ff = m[:, 2:3], m[:, 5:6]
+    s1 = e_ss - mu * mu
+    s1 = np.where(s1 > np.nextafter(1e-10, 0), s1, 0.0)
+    s2 = np.maximum(e_ff - mu_f * mu_f, 0.0)
+    s12 = e_sf - mu * mu_f
+    g = np.maximum(s12 / (s1 + 1e-10), 0.0)
+    g = np.where(s2 < 1e-10, 0.0, g)
+    sv = np.maximum(s2 - s12 * g, 1e-10)
+    num = np.log10(g * g * s1 / (sv + 2.0) + 1.0).sum((-2, -1))
+    return num, np.log10(s1 / 2.0 + 1.0).sum((-2, -1))
+
+
+def test_vif_sums_kernel_matches_one_logarithm_per_pixel() -> None:
+    from ivifbench.metrics.vif_kernel import add_vif_sums
+
+    rng = np.random.default_rng(5)
+    mu = rng.random((2, 3, 1, 9, 13)) * 255
+    spread = rng.random((2, 3, 1, 9, 13)) * 400
+    m = np.concatenate([mu, mu**2 + spread, mu[:, :2] * mu[:, 2:3] + rng.normal(0, 50, (2, 2, 1, 9, 13))], 1)
+    m[0, 3, 0, :2] = m[0, 0, 0, :2] ** 2  # flat windows: σ_S² = 0
+    m[1, 3, 0, 4] += 1e305  # a factor so large that its block's product overflows: one logarithm each there
+    num, den = np.zeros((2, 2, 1)), np.zeros((2, 2, 1))
+    add_vif_sums(m, np.nextafter(1e-10, 0), 1e-10, 2.0, num, den)
+    want_num, want_den = _vif_sums_reference(m)
+    np.testing.assert_allclose(num, want_num, rtol=1e-12)
+    np.testing.assert_allclose(den, want_den, rtol=1e-12)
