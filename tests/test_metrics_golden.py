@@ -60,7 +60,7 @@ def _table(name: str) -> pd.DataFrame:
 
 
 def _tensor(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)[None]))
+    return torch.from_numpy(np.array(arr.transpose(2, 0, 1)[None]))  # a copy: decoded arrays may be read-only
 
 
 @functools.lru_cache(maxsize=8)
