@@ -75,3 +75,24 @@ def test_vif_sums_kernel_matches_one_logarithm_per_pixel() -> None:
     want_num, want_den = _vif_sums_reference(m)
     np.testing.assert_allclose(num, want_num, rtol=1e-12)
     np.testing.assert_allclose(den, want_den, rtol=1e-12)
+
+
+def test_a_second_process_loads_every_kernel_from_numbas_cache(tmp_path) -> None:
+    """Kernels that miss numba's on-disk cache recompile in every process (seconds per `score`): the second of two
+    identical runs must compile nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    rng = np.random.default_rng(6)
+    for folder in ("ir", "vi", "fu"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray((rng.random((48, 40)) * 255).astype(np.uint8)).save(tmp_path / folder / "a.png")
+    cmd = [sys.executable, "-m", "ivifbench.cli", "score", "--convention", "cddfuse", "--out", str(tmp_path / "s.csv")]
+    cmd += [f"--{k}={tmp_path / d}" for k, d in (("ir", "ir"), ("vis", "vi"), ("fused", "fu"))]
+    env = {**os.environ, "NUMBA_DEBUG_CACHE": "1"}
+    runs = [subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=True) for _ in range(2)]
+    assert "index loaded" in runs[1].stdout + runs[1].stderr  # the kernels ran and numba reported on its cache
+    assert "data saved" not in runs[1].stdout + runs[1].stderr, "a kernel was compiled again in the second process"
