@@ -41,9 +41,10 @@ BACKEND = "auto"
 """'auto': SciPy for CPU float64 tensors, torch elsewhere; 'torch': torch shifted sums everywhere (tests use it)."""
 
 
-def _use_scipy(x: Tensor) -> bool:
-    """CPU float64 tensors are filtered by SciPy's C loops (direct sums, several times faster than torch's double
-    ``conv2d`` on a CPU); other devices use torch shifted sums. Both are direct correlations: they agree to round-off."""
+def use_cpu_kernels(x: Tensor) -> bool:
+    """Whether ``x`` takes the CPU paths: CPU float64 tensors (no autograd) are filtered by SciPy's C loops and the
+    compiled kernels (direct sums, several times faster than torch's double ``conv2d`` on a CPU); other devices, and
+    ``BACKEND = 'torch'``, use the torch formulas. Both paths agree to round-off."""
     return BACKEND == "auto" and x.device.type == "cpu" and x.dtype == torch.float64 and not x.requires_grad
 
 
@@ -80,14 +81,14 @@ def correlate1d_valid(x: Tensor, taps: Tensor, dim: int) -> Tensor:
         shape = list(x.shape)
         shape[dim] = 0
         return x.new_zeros(shape)
-    if _use_scipy(x):
+    if use_cpu_kernels(x):
         return _scipy_corr1d(x, taps, dim, "constant").narrow(dim, n // 2, length)
     return _torch_corr1d_valid(x, taps.to(x), dim)
 
 
 def correlate1d_same(x: Tensor, taps: Tensor, dim: int, mode: str = "zeros") -> Tensor:
     """Correlation along one axis keeping the size, borders padded by ``mode`` ('zeros', 'replicate', 'reflect')."""
-    if _use_scipy(x):
+    if use_cpu_kernels(x):
         return _scipy_corr1d(x, taps, dim, _SCIPY_MODES[mode])
     n = taps.numel()
     lo, hi = (n - 1) // 2, n - 1 - (n - 1) // 2
@@ -103,7 +104,7 @@ def separable_valid(x: Tensor, taps_rows: Tensor, taps_cols: Tensor | None = Non
     only every ``step``-th row and column of the result (``[..., ::step, ::step]``), which is all that is computed."""
     taps_cols = taps_rows if taps_cols is None else taps_cols
     h, w = x.shape[-2:]
-    if _use_scipy(x) and h >= taps_rows.numel() and w >= taps_cols.numel():
+    if use_cpu_kernels(x) and h >= taps_rows.numel() and w >= taps_cols.numel():
         from ivifbench.metrics.separable import separable_valid_cpu
 
         flat = x.detach().reshape(-1, h, w).numpy()

@@ -77,7 +77,7 @@ def _qabf_edges(x: Tensor) -> tuple[Tensor, Tensor]:
     """Strength g and orientation α of every pixel: true convolutions with zero padding (border edges count), atan."""
     # atan(Sy/Sx), π/2 where Sx == 0. Computed as atan2(Sy·sign(Sx), |Sx|), the same angle in (−π/2, π/2) (to 2e-16)
     # at half the cost of a division plus atan; the Sx == 0 pixels (atan2(0, 0) = 0 there) are then overwritten.
-    if filters.BACKEND == "auto" and x.device.type == "cpu" and x.dtype == torch.float64 and not x.requires_grad:
+    if filters.use_cpu_kernels(x):
         from ivifbench.metrics.qabf_kernel import sobel_parts  # one compiled pass, the same arithmetic
 
         g2, y_part, x_part = sobel_parts(x.detach().reshape(-1, *x.shape[-2:]).numpy())
@@ -120,7 +120,7 @@ def qabf_maps(
     g_f, g_a, g_b = g.split(c, 1)
     a_f, a_a, a_b = alpha.split(c, 1)
     # the sigmoid arguments 15(G − 0.5) and 22(A − 0.8) per source; Tg/(1 + e^{kg(G−Dg)}) = Tg·sigmoid(−kg(G−Dg))
-    if filters.BACKEND == "auto" and g.device.type == "cpu" and g.dtype == torch.float64 and not g.requires_grad:
+    if filters.use_cpu_kernels(g):
         from ivifbench.metrics.qabf_kernel import sigmoid_args  # both sources in one compiled pass, same arithmetic
 
         b = g.shape[0]

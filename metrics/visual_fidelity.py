@@ -81,12 +81,7 @@ def vifp_terms(fused: Tensor, ir: Tensor, vis: Tensor, *, saturate_uint8: bool =
     """
     num = fused.new_zeros((fused.shape[0], 2, fused.shape[1]))
     den = torch.zeros_like(num)
-    if (
-        filters.BACKEND == "auto"
-        and fused.device.type == "cpu"
-        and fused.dtype == torch.float64
-        and not fused.requires_grad
-    ):
+    if filters.use_cpu_kernels(fused):
         from ivifbench.metrics.vif_kernel import add_vif_sums
 
         for m in _vifp_filtered(fused, ir, vis, saturate_uint8):
